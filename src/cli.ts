@@ -1,0 +1,73 @@
+import { Command, CommanderError, Option } from 'commander';
+import { applyMemberCommand } from './commands/apply-member.js';
+import { deleteMemberCommand } from './commands/delete-member.js';
+import { installCrdCommand, uninstallCrdCommand } from './commands/crd.js';
+import { watchCommand } from './commands/watch.js';
+import { CliError, ExitCode } from './errors.js';
+import { escapeControl } from './present/escape.js';
+import { version } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('member-watch')
+    .description('Install, apply and watch helloworld.apimeister.com Members on Kubernetes')
+    .version(version, '-V, --version')
+    .option('--kubeconfig <path>', 'path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
+    .option('--context <name>', 'the kubeconfig context to use')
+    .option('-n, --namespace <namespace>', "the namespace (default: the context's namespace, else default)")
+    .option('--no-color', 'never colour the output (also: NO_COLOR=1)')
+    .addOption(new Option('--debug', 'log each HTTP request (method, URL, status) to stderr; show stack traces').default(false))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  member-watch install-crd
+  member-watch apply-member patrick --team blue
+  member-watch watch -n default
+  member-watch watch -o json --for added:patrick --timeout 30s
+
+Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
+4 Member CRD not installed, 5 timed out, 130/143 interrupted with conditions pending.`,
+    );
+  for (const make of [installCrdCommand, uninstallCrdCommand, applyMemberCommand, deleteMemberCommand, watchCommand]) {
+    program.addCommand(make().exitOverride());
+  }
+  return program;
+}
+
+/** Runs the CLI; every outcome becomes process.exitCode, never process.exit(), so output is flushed. */
+export async function main(argv: string[]): Promise<void> {
+  handleClosedStdout();
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    process.exitCode = reportFailure(err, argv.includes('--debug'));
+  }
+}
+
+function reportFailure(err: unknown, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    // Commander printed its message already; help and version are successes.
+    return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`error: ${escapeControl(err.message)}\n`);
+    if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug && err.cause instanceof Error) process.stderr.write(`${err.cause.stack ?? ''}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: internal error: ${escapeControl(message)}\n`);
+  process.stderr.write(debug && err instanceof Error ? `${err.stack ?? ''}\n` : 'hint: run again with --debug for details\n');
+  return ExitCode.Internal;
+}
+
+/** `member-watch watch | head -1`: the reader left, so there is nobody to tell; end quietly. */
+function handleClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}

@@ -1,0 +1,40 @@
+import { InvalidArgumentError } from 'commander';
+import { labelProblem } from '../members/validate.js';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+
+/** Go-style durations as kubectl takes them: 500ms, 30s, 2m, 1h30m. A bare 0 means no limit. */
+export function parseDuration(text: string): number {
+  if (text === '0') return 0;
+  if (!DURATION.test(text)) {
+    throw new InvalidArgumentError(`"${text}" is not a duration: use a number with a unit, e.g. 500ms, 30s, 2m, 1h30m`);
+  }
+  let ms = 0;
+  for (const [, amount, unit] of text.matchAll(PART)) ms += Number(amount) * (UNIT_MS[unit ?? 's'] ?? 0);
+  return Math.round(ms);
+}
+
+export function parsePositiveInt(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`"${text}" is not a positive whole number`);
+  }
+  return n;
+}
+
+/** Repeatable `-l key=value`: collects into a record, rejecting what the API server would reject. */
+export function collectLabel(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`"${text}" is not a label: use key=value`);
+  const key = text.slice(0, eq);
+  const value = text.slice(eq + 1);
+  const problem = labelProblem(key, value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return { ...previous, [key]: value };
+}
+
+export function collect(text: string, previous: string[] = []): string[] {
+  return [...previous, text];
+}

@@ -1,0 +1,220 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { CliError, ExitCode } from '../errors.js';
+import { formatMs } from '../kube/poll.js';
+import { EventPrinter, StatusReporter } from '../present/watch-output.js';
+import { type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
+import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
+import type { WatchSink } from '../watcher/watcher.js';
+import { type RunContext, runContext } from './context.js';
+import { collect, parseDuration, parsePositiveInt } from './parse.js';
+
+interface WatchFlags {
+  allNamespaces: boolean;
+  selector?: string;
+  fieldSelector?: string;
+  output: 'text' | 'json';
+  timestamps: boolean;
+  verbose: boolean;
+  watchOnly: boolean;
+  for: string[];
+  inOrder: boolean;
+  timeout?: number;
+  count?: number;
+  readyFile?: string;
+  maxReconnects?: number;
+  watchTimeout: number;
+}
+
+type StopReason = 'done' | 'timeout' | 'SIGINT' | 'SIGTERM';
+
+export function watchCommand(): Command {
+  return new Command('watch')
+    .description('greet every Member that appears and see off every one that leaves, resuming across disconnects')
+    .option('-A, --all-namespaces', 'watch every namespace; names read NAMESPACE/NAME', false)
+    .option('-l, --selector <selector>', 'only members matching this label selector, e.g. role=lead')
+    .option('--field-selector <selector>', 'only members matching this field selector, e.g. metadata.name=patrick')
+    .addOption(
+      new Option('-o, --output <format>', 'text for people, json for one JSON object per line (NDJSON)')
+        .choices(['text', 'json'])
+        .default('text'),
+    )
+    .option('--timestamps', 'prefix each line with the time the event was seen', false)
+    .option('--verbose', 'also show updates that leave the team as it was', false)
+    .option('--watch-only', 'do not greet the members that exist already', false)
+    .option('--for <condition>', 'exit 0 once this holds: added:NAME, deleted:NAME, team:NAME=TEAM; repeatable', collect, [])
+    .option('--in-order', 'the --for conditions must hold in the order given', false)
+    .addOption(new Option('--timeout <duration>', 'give up after this long (exit 5, naming what is unmet)').argParser(parseDuration))
+    .addOption(new Option('--count <n>', 'exit 0 after N printed events').argParser(parsePositiveInt))
+    .option('--ready-file <path>', 'create this file once existing members are listed and the watch is live')
+    .addOption(new Option('--max-reconnects <n>', 'give up (exit 3) after N failed reconnects in a row').argParser(parsePositiveInt))
+    .addOption(
+      new Option(
+        '--watch-timeout <duration>',
+        'ask the server to end each watch request after this long; silence beyond it means a dead connection',
+      )
+        .default(300_000, '5m')
+        .argParser(parseDuration),
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  member-watch watch -n default
+  member-watch watch -A --timestamps
+  member-watch watch -o json | jq .name
+  member-watch watch --for added:patrick --for team:patrick=blue --timeout 30s
+  member-watch watch --ready-file /tmp/ready --count 1 &`,
+    )
+    .action(async (flags: WatchFlags, cmd: Command) => {
+      const conditions = flags.for.map(parseCondition);
+      const ctx = runContext(cmd, { machine: flags.output === 'json' });
+      process.exitCode = await runWatch(ctx, flags, conditions);
+    });
+}
+
+async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Condition[]): Promise<number> {
+  if (flags.watchTimeout < 1000) throw new CliError(ExitCode.Usage, '--watch-timeout must be at least 1s');
+  const kube = await ctx.kube();
+  const { watchMembers } = await import('../watcher/watcher.js');
+  const namespace = flags.allNamespaces ? undefined : kube.namespace;
+  const tracker = new ConditionTracker(conditions, flags.inOrder);
+  const stopper = new Stopper(flags.timeout);
+  const status = new StatusReporter(
+    ctx.term,
+    namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`,
+    kube.endpoint.server,
+  );
+  const sink = new CommandSink(ctx, flags, { tracker, status, stopper });
+  try {
+    await watchMembers(
+      kube,
+      {
+        namespace,
+        labelSelector: flags.selector,
+        fieldSelector: flags.fieldSelector,
+        greetExisting: !flags.watchOnly,
+        waitForCrd: tracker.active || flags.timeout !== undefined,
+        watchTimeoutSeconds: Math.ceil(flags.watchTimeout / 1000),
+        pageSize: 500,
+        maxReconnects: flags.maxReconnects,
+      },
+      sink,
+      stopper.signal,
+    );
+    await sink.readyFileWritten;
+  } finally {
+    stopper.dispose();
+    await status.stop();
+    kube.close();
+  }
+  return exitCodeFor(stopper.reason, sink, flags);
+}
+
+function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: WatchFlags): number {
+  const pending = sink.pending();
+  if (reason === 'done' || pending.length === 0) return ExitCode.Ok;
+  if (reason === 'timeout') {
+    throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(flags.timeout ?? 0)}; still waiting for: ${pending.join(', ')}`);
+  }
+  return reason === 'SIGTERM' ? ExitCode.Terminated : ExitCode.Interrupted;
+}
+
+/** Ends the watch: conditions met, --timeout, or a signal. The first reason wins. */
+class Stopper {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly onSignal = (signal: NodeJS.Signals): void => this.stop(signal as StopReason);
+  reason: StopReason | undefined;
+
+  constructor(timeoutMs: number | undefined) {
+    if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.stop('timeout'), timeoutMs);
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  stop(reason: StopReason): void {
+    this.reason ??= reason;
+    this.controller.abort();
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+}
+
+/** Decides what happens with each event: print it, count it, check the conditions, stop when done. */
+class CommandSink implements WatchSink {
+  private readonly printer: EventPrinter;
+  private printed = 0;
+  private drain: Promise<void> | undefined;
+  readyFileWritten: Promise<void> = Promise.resolve();
+
+  private readonly tracker: ConditionTracker;
+  private readonly statusReporter: StatusReporter;
+  private readonly stopper: Stopper;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly flags: WatchFlags,
+    parts: { tracker: ConditionTracker; status: StatusReporter; stopper: Stopper },
+  ) {
+    this.tracker = parts.tracker;
+    this.statusReporter = parts.status;
+    this.stopper = parts.stopper;
+    this.printer = new EventPrinter(ctx.term, {
+      format: flags.output,
+      qualified: flags.allNamespaces,
+      timestamps: flags.timestamps,
+      verbose: flags.verbose,
+    });
+  }
+
+  event(event: MemberEvent): void {
+    if (this.stopper.signal.aborted) return;
+    const name = this.flags.allNamespaces ? `${event.member.namespace}/${event.member.name}` : event.member.name;
+    this.tracker.observe(event, name);
+    if (this.printer.shows(event)) {
+      if (!this.printer.print(event)) this.drain ??= waitForDrain(this.ctx.term.stdout);
+      this.printed += 1;
+    }
+    if (this.finished()) this.stopper.stop('done');
+  }
+
+  status(status: WatcherStatus): void {
+    this.statusReporter.report(status);
+    if (status.kind === 'live' && status.first && this.flags.readyFile !== undefined) {
+      this.readyFileWritten = writeFile(this.flags.readyFile, `${new Date().toISOString()}\n`);
+    }
+  }
+
+  backpressure(): Promise<void> | undefined {
+    const drain = this.drain;
+    this.drain = undefined;
+    return drain;
+  }
+
+  /** What is still awaited, in words for the timeout message. */
+  pending(): string[] {
+    const unmet = this.tracker.unmet.map((c) => c.text);
+    const count = this.flags.count;
+    return count !== undefined && this.printed < count ? [...unmet, `${count - this.printed} more of ${count} events`] : unmet;
+  }
+
+  private finished(): boolean {
+    const countDone = this.flags.count === undefined || this.printed >= this.flags.count;
+    const conditionsDone = this.tracker.done;
+    const anyGoal = this.tracker.active || this.flags.count !== undefined;
+    return anyGoal && countDone && conditionsDone;
+  }
+}
+
+function waitForDrain(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => stream.once('drain', () => resolve()));
+}

@@ -1,0 +1,123 @@
+import yaml from 'js-yaml';
+import { usageError } from '../errors.js';
+import { API_VERSION, KIND, type MemberObject } from './resource.js';
+import { labelProblem, nameProblem, teamProblem } from './validate.js';
+
+/** What a user asks for: a Member by name, its team, its labels, maybe a namespace of its own. */
+export interface MemberDraft {
+  name: string;
+  namespace?: string | undefined;
+  team?: string | undefined;
+  labels?: Record<string, string> | undefined;
+}
+
+/** The apply body: only the fields we own, so server-side apply leaves other managers' fields alone. */
+export function memberManifest(draft: MemberDraft, namespace: string): MemberObject {
+  const metadata: MemberObject['metadata'] = { name: draft.name, namespace };
+  if (draft.labels !== undefined && Object.keys(draft.labels).length > 0) metadata.labels = draft.labels;
+  return { apiVersion: API_VERSION, kind: KIND, metadata, spec: draft.team === undefined ? {} : { memberOf: draft.team } };
+}
+
+/** One document of a file (or one item of a List in it), as good to apply or with the reason it is not. */
+export type ParsedDocument = { where: string; draft: MemberDraft; problem?: undefined } | { where: string; problem: string };
+
+/** Parses a multi-document YAML or JSON text of Members; a syntax error anywhere rejects the whole text. */
+export function parseMemberDocuments(text: string, source: string): ParsedDocument[] {
+  let documents: unknown[];
+  try {
+    documents = yaml.loadAll(text);
+  } catch (err) {
+    throw usageError(describeSyntaxError(err, text, source), 'nothing was applied; fix the file and run again');
+  }
+  const parsed: ParsedDocument[] = [];
+  documents.forEach((doc, i) => {
+    if (doc === null || doc === undefined) return;
+    const where = `${source} document ${i + 1}`;
+    const items = listItems(doc);
+    if (items === undefined) parsed.push(checkDocument(doc, where));
+    else items.forEach((item, j) => parsed.push(checkDocument(item, `${where} item ${j + 1}`)));
+  });
+  return parsed;
+}
+
+function describeSyntaxError(err: unknown, text: string, source: string): string {
+  const mark = (err as { mark?: { line?: number } }).mark;
+  const reason = (err as { reason?: string }).reason ?? (err instanceof Error ? err.message : String(err));
+  if (mark?.line === undefined) return `${source}: invalid YAML: ${reason}`;
+  // Which document: count the separators above the failing line.
+  const separators = text
+    .split('\n')
+    .slice(0, mark.line)
+    .filter((line) => /^---(\s|$)/.test(line)).length;
+  const startsWithSeparator = /^---(\s|$)/.test(text.trimStart());
+  const document = separators + (startsWithSeparator ? 0 : 1);
+  return `${source} document ${Math.max(document, 1)}: invalid YAML at line ${mark.line + 1}: ${reason}`;
+}
+
+function listItems(doc: unknown): unknown[] | undefined {
+  if (!isRecord(doc) || !(doc.kind === 'List' || doc.kind === `${KIND}List`) || !Array.isArray(doc.items)) return undefined;
+  return doc.items;
+}
+
+function checkDocument(doc: unknown, where: string): ParsedDocument {
+  const result = toDraft(doc);
+  return typeof result === 'string' ? { where, problem: result } : { where, draft: result };
+}
+
+function toDraft(doc: unknown): MemberDraft | string {
+  if (!isRecord(doc)) return 'not a YAML mapping';
+  if (doc.apiVersion !== API_VERSION || doc.kind !== KIND) {
+    return `not a Member: expected apiVersion ${API_VERSION} and kind ${KIND}, found ${String(doc.apiVersion)} ${String(doc.kind)}`;
+  }
+  const unknown = Object.keys(doc).filter((k) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k));
+  if (unknown.length > 0) return `unknown field ${unknown[0]}`;
+  return memberDraft(doc);
+}
+
+function memberDraft(doc: Record<string, unknown>): MemberDraft | string {
+  const metadata = isRecord(doc.metadata) ? doc.metadata : {};
+  const name = metadata.name;
+  if (typeof name !== 'string') return 'metadata.name is missing';
+  const problem = nameProblem(name) ?? namespaceProblem(metadata.namespace) ?? labelsProblem(metadata.labels) ?? specProblem(doc.spec);
+  if (problem !== undefined) return `member ${JSON.stringify(name)}: ${problem}`;
+  const spec = isRecord(doc.spec) ? doc.spec : {};
+  return {
+    name,
+    namespace: metadata.namespace as string | undefined,
+    team: typeof spec.memberOf === 'string' ? spec.memberOf : undefined,
+    labels: metadata.labels as Record<string, string> | undefined,
+  };
+}
+
+function namespaceProblem(namespace: unknown): string | undefined {
+  if (namespace === undefined) return undefined;
+  if (typeof namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    return `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace name`;
+  }
+  return undefined;
+}
+
+function labelsProblem(labels: unknown): string | undefined {
+  if (labels === undefined) return undefined;
+  if (!isRecord(labels)) return 'metadata.labels must be a mapping';
+  for (const [key, value] of Object.entries(labels)) {
+    if (typeof value !== 'string') return `label ${key} must have a string value`;
+    const problem = labelProblem(key, value);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+function specProblem(spec: unknown): string | undefined {
+  if (spec === undefined || spec === null) return undefined;
+  if (!isRecord(spec)) return 'spec must be a mapping';
+  const unknown = Object.keys(spec).filter((k) => k !== 'memberOf');
+  if (unknown.length > 0) return `unknown field spec.${unknown[0]} (a Member has only spec.memberOf)`;
+  if (spec.memberOf === undefined || spec.memberOf === null) return undefined;
+  if (typeof spec.memberOf !== 'string') return 'spec.memberOf must be a string';
+  return teamProblem(spec.memberOf);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,42 @@
+/** The Member custom resource: the coordinates the Rust hello-world operator defined. */
+export const GROUP = 'helloworld.apimeister.com';
+export const VERSION = 'v1';
+export const KIND = 'Member';
+export const PLURAL = 'members';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+export const FIELD_MANAGER = 'member-watch';
+export const RESOURCE = `${PLURAL}.${GROUP}`;
+
+export interface MemberObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+  };
+  spec?: { memberOf?: string | null };
+}
+
+export interface MemberList {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: MemberObject[];
+}
+
+/** The collection path; without a namespace it spans all namespaces. */
+export function membersPath(namespace: string | undefined): string {
+  return namespace === undefined
+    ? `/apis/${GROUP}/${VERSION}/${PLURAL}`
+    : `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}`;
+}
+
+export function memberPath(namespace: string, name: string): string {
+  return `${membersPath(namespace)}/${encodeURIComponent(name)}`;
+}
+
+export const CRD_PATH = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`;

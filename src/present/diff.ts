@@ -1,0 +1,30 @@
+export interface Change {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** The leaf paths where two JSON values differ, in document order: what a dry run reports. */
+export function changedPaths(before: unknown, after: unknown, path = ''): Change[] {
+  if (isContainer(before) && isContainer(after) && Array.isArray(before) === Array.isArray(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+    return keys.flatMap((key) =>
+      changedPaths(
+        (before as Record<string, unknown>)[key],
+        (after as Record<string, unknown>)[key],
+        Array.isArray(before) ? `${path}[${key}]` : path === '' ? key : `${path}.${key}`,
+      ),
+    );
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ path, before, after }];
+}
+
+function isContainer(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
+}
+
+export function formatChange(change: Change): string {
+  if (change.before === undefined) return `+ ${change.path}: ${JSON.stringify(change.after)}`;
+  if (change.after === undefined) return `- ${change.path}: ${JSON.stringify(change.before)}`;
+  return `~ ${change.path}: ${JSON.stringify(change.before)} -> ${JSON.stringify(change.after)}`;
+}

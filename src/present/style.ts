@@ -1,0 +1,30 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+
+export interface ColorEnv {
+  noColorFlag: boolean;
+  machineOutput: boolean;
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Colour is decided once, here: never for machine output or with --no-color / NO_COLOR,
+ * forced by FORCE_COLOR, otherwise only when the stream is a terminal.
+ */
+export function colorLevel({ noColorFlag, machineOutput, isTTY, env }: ColorEnv): 0 | 1 | 2 | 3 {
+  if (machineOutput || noColorFlag || (env.NO_COLOR ?? '') !== '') return 0;
+  if (env.FORCE_COLOR !== undefined) return forcedLevel(env.FORCE_COLOR);
+  if (!isTTY || env.TERM === 'dumb') return 0;
+  return env.COLORTERM === 'truecolor' ? 3 : 2;
+}
+
+/** FORCE_COLOR as chalk reads it: 0 or false turn colour off, 2 and 3 pick 256 colours or truecolor. */
+function forcedLevel(force: string): 0 | 1 | 2 | 3 {
+  if (force === '0' || force === 'false') return 0;
+  const level = Number(force);
+  return level === 2 || level === 3 ? level : 1;
+}
+
+export function makeChalk(level: 0 | 1 | 2 | 3): ChalkInstance {
+  return new Chalk({ level });
+}

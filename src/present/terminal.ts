@@ -1,0 +1,111 @@
+import type { Writable } from 'node:stream';
+import type { ChalkInstance } from 'chalk';
+import type { Ora } from 'ora';
+import { makeChalk } from './style.js';
+
+export interface TerminalOptions {
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+  /** Colour level for stdout and stderr, decided by colorLevel(). */
+  color: 0 | 1 | 2 | 3;
+  /** Spinners only on an interactive stderr, never for machine-readable output. */
+  spinner: boolean;
+}
+
+/** Progress of a step that takes a while: a spinner on a terminal, plain notices otherwise. */
+export interface Progress {
+  update(text: string): void;
+  succeed(text: string): void;
+  fail(text: string): void;
+  stop(): void;
+}
+
+/**
+ * The only writer to the process's streams: results to stdout, everything about the run
+ * (progress, notices, warnings, errors) to stderr.
+ */
+export class Terminal {
+  readonly chalk: ChalkInstance;
+  private active: Ora | undefined;
+
+  constructor(private readonly options: TerminalOptions) {
+    this.chalk = makeChalk(options.color);
+  }
+
+  /** A result line on stdout; false when the stream's buffer is full, so callers can wait for 'drain'. */
+  result(text: string): boolean {
+    let accepted = true;
+    this.aboveSpinner(() => {
+      accepted = this.options.stdout.write(`${text}\n`);
+    });
+    return accepted;
+  }
+
+  get stdout(): Writable {
+    return this.options.stdout;
+  }
+
+  notice(text: string): void {
+    this.aboveSpinner(() => this.options.stderr.write(`${text}\n`));
+  }
+
+  warn(text: string): void {
+    this.notice(`${this.chalk.yellow('warning:')} ${text}`);
+  }
+
+  error(text: string, hint?: string): void {
+    this.stopSpinner();
+    this.options.stderr.write(`${this.chalk.red('error:')} ${text}\n`);
+    if (hint !== undefined) this.options.stderr.write(`${this.chalk.dim(`hint: ${hint}`)}\n`);
+  }
+
+  async progress(text: string): Promise<Progress> {
+    if (!this.options.spinner) {
+      this.notice(`${text}...`);
+      return this.plainProgress();
+    }
+    const { default: ora } = await import('ora');
+    this.stopSpinner();
+    const spinner = ora({ text, stream: this.options.stderr, color: 'cyan' }).start();
+    this.active = spinner;
+    return {
+      update: (t) => {
+        spinner.text = t;
+      },
+      succeed: (t) => this.endSpinner(spinner, () => spinner.succeed(t)),
+      fail: (t) => this.endSpinner(spinner, () => spinner.fail(t)),
+      stop: () => this.endSpinner(spinner, () => spinner.stop()),
+    };
+  }
+
+  private plainProgress(): Progress {
+    return {
+      update: (t) => this.notice(`${t}...`),
+      succeed: (t) => this.notice(t),
+      fail: (t) => this.notice(t),
+      stop: () => undefined,
+    };
+  }
+
+  private endSpinner(spinner: Ora, end: () => void): void {
+    if (this.active === spinner) this.active = undefined;
+    if (spinner.isSpinning) end();
+  }
+
+  /** Lines written while a spinner runs would be overdrawn: clear it, write, draw it again. */
+  private aboveSpinner(write: () => void): void {
+    const spinner = this.active;
+    if (spinner?.isSpinning) {
+      spinner.clear();
+      write();
+      spinner.render();
+    } else {
+      write();
+    }
+  }
+
+  private stopSpinner(): void {
+    this.active?.stop();
+    this.active = undefined;
+  }
+}

@@ -1,0 +1,70 @@
+import { usageError } from '../errors.js';
+import type { MemberEvent } from './events.js';
+
+/** What `--for` waits for: a welcome, a goodbye, or a member being in a team. */
+export type Condition =
+  | { kind: 'added'; name: string; text: string }
+  | { kind: 'deleted'; name: string; text: string }
+  | { kind: 'team'; name: string; team: string; text: string };
+
+const FORMS = 'added:NAME, deleted:NAME or team:NAME=TEAM (NAME as NAMESPACE/NAME with -A)';
+
+export function parseCondition(text: string): Condition {
+  const colon = text.indexOf(':');
+  const kind = text.slice(0, colon);
+  const rest = text.slice(colon + 1);
+  if (colon > 0 && rest !== '' && (kind === 'added' || kind === 'deleted')) return { kind, name: rest, text };
+  if (colon > 0 && kind === 'team') {
+    const eq = rest.indexOf('=');
+    if (eq > 0 && eq < rest.length - 1) return { kind, name: rest.slice(0, eq), team: rest.slice(eq + 1), text };
+  }
+  throw usageError(`invalid condition ${JSON.stringify(text)}: expected ${FORMS}`);
+}
+
+/** Whether one event meets one condition; `name` is namespace/name when watching every namespace. */
+export function meets(condition: Condition, event: MemberEvent, name: string): boolean {
+  if (condition.name !== name) return false;
+  switch (condition.kind) {
+    case 'added':
+      return event.type === 'ADDED';
+    case 'deleted':
+      return event.type === 'DELETED';
+    case 'team':
+      return event.type !== 'DELETED' && event.member.team === condition.team;
+  }
+}
+
+/**
+ * Tracks which conditions have been met. Once met, a condition stays met. In order, only the
+ * first unmet condition can be met by an event, so later ones must happen after earlier ones.
+ */
+export class ConditionTracker {
+  private readonly met: boolean[];
+
+  constructor(
+    private readonly conditions: readonly Condition[],
+    private readonly inOrder: boolean,
+  ) {
+    this.met = conditions.map(() => false);
+  }
+
+  get active(): boolean {
+    return this.conditions.length > 0;
+  }
+
+  get done(): boolean {
+    return this.met.every(Boolean);
+  }
+
+  get unmet(): Condition[] {
+    return this.conditions.filter((_, i) => !this.met[i]);
+  }
+
+  observe(event: MemberEvent, name: string): void {
+    for (let i = 0; i < this.conditions.length; i++) {
+      if (this.met[i]) continue;
+      if (meets(this.conditions[i] as Condition, event, name)) this.met[i] = true;
+      else if (this.inOrder) return;
+    }
+  }
+}

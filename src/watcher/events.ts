@@ -1,0 +1,40 @@
+/** What the watcher keeps of a Member: what messages need, not the whole object (memory stays small). */
+export interface MemberState {
+  uid: string;
+  namespace: string;
+  name: string;
+  team: string | undefined;
+  resourceVersion: string;
+}
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/**
+ * initial: greeting of members that existed when the watch started; watch: a live event;
+ * relist: made up after a relist, for what changed while the watch was not looking.
+ */
+export type EventSource = 'initial' | 'watch' | 'relist';
+
+export interface MemberEvent {
+  type: EventType;
+  member: MemberState;
+  /** The team before a MODIFIED event; undefined for other events and when the member had no team. */
+  previousTeam: string | undefined;
+  source: EventSource;
+  /** When the watcher learned of it (ISO 8601): the API does not say when a change happened. */
+  time: string;
+}
+
+/** What the watcher reports about itself, for spinners and notices; never printed on stdout. */
+export type WatcherStatus =
+  | { kind: 'connecting' }
+  | { kind: 'listed'; members: number }
+  /** The watch is streaming; `first` only for the first time since the start. */
+  | { kind: 'live'; first: boolean }
+  | { kind: 'reconnecting'; reason: string; delayMs: number; attempt: number }
+  | { kind: 'relisting'; reason: string }
+  | { kind: 'waiting-for-crd' };
+
+export function memberKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}

@@ -1,0 +1,251 @@
+import type { IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CliError, ExitCode } from '../errors.js';
+import type { Kube } from '../kube/client.js';
+import { crdMissing } from '../kube/errors.js';
+import { ApiError, NetworkError, type Query } from '../kube/http.js';
+import { membersPath, type MemberList, type MemberObject, RESOURCE } from '../members/resource.js';
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import type { MemberEvent, MemberState, WatcherStatus } from './events.js';
+import { MemberStore } from './store.js';
+
+export interface WatchOptions {
+  /** undefined: every namespace. */
+  namespace: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  /** Announce the members that exist at the start (source "initial"). */
+  greetExisting: boolean;
+  /** When the CRD is missing at the start: wait for it instead of failing. */
+  waitForCrd: boolean;
+  /** The server closes each watch after this long; silence beyond it plus a margin means a dead connection. */
+  watchTimeoutSeconds: number;
+  pageSize: number;
+  /** Consecutive failed reconnects before giving up; undefined retries for ever. */
+  maxReconnects?: number | undefined;
+  backoff?: BackoffOptions;
+}
+
+/** Where events go. The watcher never prints: it hands events and status over and waits when asked to. */
+export interface WatchSink {
+  event(event: MemberEvent): void;
+  status(status: WatcherStatus): void;
+  /** A promise while the consumer is behind (stdout is full): reading pauses until it resolves. */
+  backpressure(): Promise<void> | undefined;
+}
+
+interface WatchLine {
+  type: string;
+  object: MemberObject & { code?: number; reason?: string; message?: string };
+}
+
+const SILENCE_MARGIN_MS = 15_000;
+const CRD_POLL_MAX_MS = 2_000;
+const now = (): string => new Date().toISOString();
+
+/**
+ * List, then watch from the list's resourceVersion, resuming from the last one seen (bookmarks included)
+ * after every close or error, relisting and reconciling after 410 Gone, and backing off with jitter.
+ * Resolves when `signal` aborts; rejects only with final errors (401/403, bad selector, CRD missing at start
+ * without waitForCrd, --max-reconnects exhausted).
+ */
+export async function watchMembers(kube: Kube, options: WatchOptions, sink: WatchSink, signal: AbortSignal): Promise<void> {
+  await new MemberWatch(kube, options, sink, signal).run();
+}
+
+class MemberWatch {
+  private readonly store = new MemberStore();
+  private readonly backoff: Backoff;
+  private resourceVersion: string | undefined;
+  private listedOnce = false;
+  private liveOnce = false;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly options: WatchOptions,
+    private readonly sink: WatchSink,
+    private readonly signal: AbortSignal,
+  ) {
+    this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+  }
+
+  async run(): Promise<void> {
+    this.sink.status({ kind: 'connecting' });
+    while (!this.signal.aborted) {
+      try {
+        if (this.resourceVersion === undefined) await this.list();
+        await this.watch(this.resourceVersion as string);
+      } catch (err) {
+        if (this.signal.aborted) return;
+        await this.recover(err);
+      }
+    }
+  }
+
+  private get query(): Query {
+    return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
+  }
+
+  /** A paginated list: one snapshot (all pages share its resourceVersion) without holding one huge response. */
+  private async list(): Promise<void> {
+    const listed: MemberState[] = [];
+    let page: MemberList;
+    let token: string | undefined;
+    do {
+      page = await this.kube.http.json<MemberList>({
+        method: 'GET',
+        path: membersPath(this.options.namespace),
+        query: { ...this.query, limit: this.options.pageSize, continue: token },
+        signal: this.signal,
+      });
+      for (const item of page.items) listed.push(toState(item));
+      token = page.metadata.continue || undefined;
+    } while (token !== undefined);
+    this.resourceVersion = page.metadata.resourceVersion;
+    this.announceList(listed);
+  }
+
+  private announceList(listed: MemberState[]): void {
+    const time = now();
+    if (this.listedOnce) {
+      for (const event of this.store.reconcile(listed, time)) this.sink.event(event);
+      return;
+    }
+    this.listedOnce = true;
+    for (const state of listed) {
+      const event = this.store.apply('ADDED', state, 'initial', time);
+      if (event && this.options.greetExisting) this.sink.event(event);
+    }
+    this.sink.status({ kind: 'listed', members: listed.length });
+  }
+
+  private async watch(from: string): Promise<void> {
+    const res = await this.kube.http.stream({
+      method: 'GET',
+      path: membersPath(this.options.namespace),
+      query: {
+        ...this.query,
+        watch: 1,
+        resourceVersion: from,
+        allowWatchBookmarks: true,
+        timeoutSeconds: this.options.watchTimeoutSeconds,
+      },
+      idleTimeoutMs: this.options.watchTimeoutSeconds * 1000 + SILENCE_MARGIN_MS,
+      signal: this.signal,
+    });
+    this.sink.status({ kind: 'live', first: !this.liveOnce });
+    this.liveOnce = true;
+    const opened = Date.now();
+    let lines: number;
+    try {
+      lines = await this.consume(res);
+    } finally {
+      // Also when an ERROR event ends the watch early: the connection must not linger.
+      res.destroy();
+    }
+    const lasted = Date.now() - opened;
+    this.backoff.connectionLasted(lasted);
+    // A server that closes at once without a word is failing, not timing out: back off rather than spin.
+    if (lines === 0 && lasted < 1000) throw new NetworkError('EMPTY', 'the watch closed at once');
+  }
+
+  private async consume(res: IncomingMessage): Promise<number> {
+    res.setEncoding('utf8');
+    let rest = '';
+    let count = 0;
+    for await (const chunk of res) {
+      const parts = (rest + (chunk as string)).split('\n');
+      rest = parts.pop() ?? '';
+      for (const line of parts) {
+        if (line.trim() === '') continue;
+        count += 1;
+        this.handle(JSON.parse(line) as WatchLine);
+      }
+      const wait = this.sink.backpressure();
+      if (wait) await wait;
+    }
+    return count;
+  }
+
+  private handle(line: WatchLine): void {
+    const { type, object } = line;
+    if (type === 'ERROR') throw watchError(object);
+    const resourceVersion = object.metadata?.resourceVersion;
+    if (resourceVersion) this.resourceVersion = resourceVersion;
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
+    const event = this.store.apply(type, toState(object), 'watch', now());
+    if (event) this.sink.event(event);
+  }
+
+  private async recover(err: unknown): Promise<void> {
+    if (err instanceof ApiError) return this.recoverFromApi(err);
+    if (!(err instanceof NetworkError || err instanceof SyntaxError || isStreamError(err))) throw err;
+    await this.retryLater(err);
+  }
+
+  private async recoverFromApi(err: ApiError): Promise<void> {
+    if (err.status === 410) {
+      this.resourceVersion = undefined;
+      this.sink.status({ kind: 'relisting', reason: err.message });
+      return;
+    }
+    if (err.status === 404 && err.objectName === undefined) return this.crdGone();
+    if ([400, 401, 403].includes(err.status)) throw this.final(err);
+    await this.retryLater(err);
+  }
+
+  private final(err: ApiError): CliError {
+    if (err.status === 400)
+      return new CliError(ExitCode.Usage, `the API server rejected the watch: ${err.message}`, { hint: 'check -l and --field-selector' });
+    return this.kube.explain(err, { verb: 'watch', resource: RESOURCE, namespace: this.options.namespace });
+  }
+
+  private async retryLater(err: unknown): Promise<void> {
+    const retryAfter = err instanceof ApiError ? err.retryAfterSeconds : undefined;
+    const delayMs = this.backoff.next(retryAfter);
+    const max = this.options.maxReconnects;
+    const reason = describe(err);
+    if (max !== undefined && this.backoff.attempts > max) {
+      throw new CliError(ExitCode.Cluster, `gave up after ${max} reconnect${max === 1 ? '' : 's'}: ${reason}`, {
+        hint: `the API server is ${this.kube.endpoint.server} (context ${this.kube.endpoint.contextName})`,
+      });
+    }
+    this.sink.status({ kind: 'reconnecting', reason, delayMs, attempt: this.backoff.attempts });
+    await sleep(delayMs, undefined, { signal: this.signal }).catch(() => undefined);
+  }
+
+  /** The resource type is not served: not installed yet, or deleted while we watched. */
+  private async crdGone(): Promise<void> {
+    if (!this.listedOnce && !this.options.waitForCrd) throw crdMissing();
+    for (const event of this.store.clear(now())) this.sink.event(event);
+    this.resourceVersion = undefined;
+    this.sink.status({ kind: 'waiting-for-crd' });
+    await sleep(Math.min(this.backoff.next(), CRD_POLL_MAX_MS), undefined, { signal: this.signal }).catch(() => undefined);
+  }
+}
+
+/** An ERROR line ends the watch; code 410 (Expired) means our resourceVersion is older than what the server keeps. */
+function watchError(status: WatchLine['object']): ApiError {
+  return new ApiError({ status: status.code ?? 500, reason: status.reason ?? '', message: status.message ?? 'watch error' });
+}
+
+function toState(object: MemberObject): MemberState {
+  const team = object.spec?.memberOf;
+  return {
+    uid: object.metadata.uid ?? '',
+    namespace: object.metadata.namespace ?? '',
+    name: object.metadata.name,
+    team: typeof team === 'string' ? team : undefined,
+    resourceVersion: object.metadata.resourceVersion ?? '',
+  };
+}
+
+function isStreamError(err: unknown): boolean {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ApiError) return `${err.message} (HTTP ${err.status})`;
+  if (err instanceof SyntaxError) return 'the watch stream was cut mid-event';
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MemberState } from '../../src/watcher/events.js';
+import { MemberStore } from '../../src/watcher/store.js';
+
+const m = (name: string, team: string | undefined, rv: string, uid = `uid-${name}`): MemberState => ({
+  uid,
+  namespace: 'ns',
+  name,
+  team,
+  resourceVersion: rv,
+});
+const T = '2026-01-01T00:00:00.000Z';
+
+test('a repeated event after a resume is dropped', () => {
+  const store = new MemberStore();
+  assert.equal(store.apply('ADDED', m('p', 'blue', '1'), 'watch', T)?.type, 'ADDED');
+  assert.equal(store.apply('ADDED', m('p', 'blue', '1'), 'watch', T), undefined);
+  assert.equal(store.apply('MODIFIED', m('p', 'blue', '1'), 'watch', T), undefined);
+});
+
+test('team changes carry the previous team', () => {
+  const store = new MemberStore();
+  store.apply('ADDED', m('p', undefined, '1'), 'watch', T);
+  const joined = store.apply('MODIFIED', m('p', 'blue', '2'), 'watch', T);
+  assert.deepEqual([joined?.type, joined?.previousTeam, joined?.member.team], ['MODIFIED', undefined, 'blue']);
+  const moved = store.apply('MODIFIED', m('p', 'red', '3'), 'watch', T);
+  assert.deepEqual([moved?.previousTeam, moved?.member.team], ['blue', 'red']);
+});
+
+test('a goodbye for a member never greeted, or already seen off, is dropped', () => {
+  const store = new MemberStore();
+  assert.equal(store.apply('DELETED', m('p', 'blue', '1'), 'watch', T), undefined);
+  store.apply('ADDED', m('p', 'blue', '1'), 'watch', T);
+  assert.equal(store.apply('DELETED', m('p', 'blue', '2'), 'watch', T)?.type, 'DELETED');
+  assert.equal(store.apply('DELETED', m('p', 'blue', '2'), 'watch', T), undefined);
+  assert.equal(store.size, 0);
+});
+
+test('a relist turns what was missed into goodbyes, welcomes and moves, and repeats nothing', () => {
+  const store = new MemberStore();
+  for (const s of [m('gone', 'blue', '1'), m('stays', 'blue', '2'), m('moves', 'blue', '3'), m('reborn', 'red', '4')])
+    store.apply('ADDED', s, 'initial', T);
+  const events = store.reconcile(
+    [m('stays', 'blue', '2'), m('moves', 'green', '7'), m('reborn', 'red', '8', 'uid-new'), m('fresh', undefined, '9')],
+    T,
+  );
+  assert.deepEqual(
+    events.map((e) => `${e.type} ${e.member.name} ${e.previousTeam ?? '-'}>${e.member.team ?? '-'} ${e.source}`),
+    [
+      'DELETED gone ->blue relist',
+      'MODIFIED moves blue>green relist',
+      'DELETED reborn ->red relist',
+      'ADDED reborn ->red relist',
+      'ADDED fresh ->- relist',
+    ],
+  );
+  assert.deepEqual(
+    store.reconcile([m('stays', 'blue', '2'), m('moves', 'green', '7'), m('reborn', 'red', '8', 'uid-new'), m('fresh', undefined, '9')], T),
+    [],
+  );
+});
+
+test('clear sees everyone off', () => {
+  const store = new MemberStore();
+  store.apply('ADDED', m('b', 'x', '1'), 'watch', T);
+  store.apply('ADDED', m('a', 'x', '2'), 'watch', T);
+  assert.deepEqual(
+    store.clear(T).map((e) => `${e.type} ${e.member.name}`),
+    ['DELETED a', 'DELETED b'],
+  );
+});

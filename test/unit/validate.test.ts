@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { labelProblem, nameProblem, teamProblem } from '../../src/members/validate.js';
+import { collectLabel, parseDuration, parsePositiveInt } from '../../src/commands/parse.js';
+
+test('member names follow the DNS-1123 subdomain rule', () => {
+  for (const ok of ['patrick', 'a', 'p-1', 'team.lead', 'x'.repeat(253)]) assert.equal(nameProblem(ok), undefined, ok);
+  assert.match(nameProblem('') ?? '', /must not be empty/);
+  assert.match(nameProblem('Patrick') ?? '', /lowercase/);
+  assert.match(nameProblem('..') ?? '', /lowercase/);
+  assert.match(nameProblem('-p') ?? '', /start and end/);
+  assert.match(nameProblem('p_q') ?? '', /lowercase/);
+  assert.match(nameProblem('x'.repeat(254)) ?? '', /at most 253 characters \(it has 254\)/);
+});
+
+test('teams are short and free of control characters', () => {
+  assert.equal(teamProblem('blue'), undefined);
+  assert.equal(teamProblem('the blue ones 🙂'), undefined);
+  assert.match(teamProblem('') ?? '', /must not be empty/);
+  assert.match(teamProblem('x'.repeat(64)) ?? '', /at most 63/);
+  assert.match(teamProblem('blue\u001b[31m') ?? '', /control characters/);
+  assert.match(teamProblem('a\nb') ?? '', /control characters/);
+});
+
+test('labels follow the Kubernetes label syntax', () => {
+  assert.equal(labelProblem('role', 'lead'), undefined);
+  assert.equal(labelProblem('example.com/role', ''), undefined);
+  assert.match(labelProblem('bad key', 'x') ?? '', /label key/);
+  assert.match(labelProblem('role', 'x y') ?? '', /label value/);
+  assert.match(labelProblem('Bad_Prefix/role', 'x') ?? '', /invalid prefix/);
+  assert.deepEqual(collectLabel('b=2', collectLabel('a=1')), { a: '1', b: '2' });
+  assert.throws(() => collectLabel('novalue'), /not a label/);
+});
+
+test('durations read like kubectl durations', () => {
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('30s'), 30_000);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('1.5s'), 1500);
+  assert.equal(parseDuration('0'), 0);
+  for (const bad of ['', '3', '3x', 's', '-1s', '1 s']) assert.throws(() => parseDuration(bad), /not a duration/, bad);
+});
+
+test('counts are positive whole numbers', () => {
+  assert.equal(parsePositiveInt('5'), 5);
+  for (const bad of ['0', '-1', '1.5', 'x', '']) assert.throws(() => parsePositiveInt(bad), /positive whole number/, bad);
+});
