@@ -15,11 +15,16 @@ export interface MemberDraft {
 export function memberManifest(draft: MemberDraft, namespace: string): MemberObject {
   const metadata: MemberObject['metadata'] = { name: draft.name, namespace };
   if (draft.labels !== undefined && Object.keys(draft.labels).length > 0) metadata.labels = draft.labels;
-  return { apiVersion: API_VERSION, kind: KIND, metadata, spec: draft.team === undefined ? {} : { memberOf: draft.team } };
+  const manifest: MemberObject = { apiVersion: API_VERSION, kind: KIND, metadata };
+  // No team: leave spec out altogether. An empty spec would make server-side apply, dropping our
+  // old memberOf, leave `spec: null`, which the schema rejects.
+  if (draft.team !== undefined) manifest.spec = { memberOf: draft.team };
+  return manifest;
 }
 
 /** One document of a file (or one item of a List in it), as good to apply or with the reason it is not. */
-export type ParsedDocument = { where: string; draft: MemberDraft; problem?: undefined } | { where: string; problem: string };
+export type ParsedDocument =
+  { where: string; draft: MemberDraft; problem?: undefined } | { where: string; draft?: undefined; problem: string };
 
 /** Parses a multi-document YAML or JSON text of Members; a syntax error anywhere rejects the whole text. */
 export function parseMemberDocuments(text: string, source: string): ParsedDocument[] {

@@ -1,0 +1,504 @@
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface ControlPlaneOptions {
+  watchCache?: boolean;
+  extraApiserverArgs?: string[];
+}
+
+export interface ControlPlane {
+  readonly dir: string;
+  readonly server: string;
+  readonly caFile: string;
+  readonly adminToken: string;
+  readonly nobodyToken: string;
+  readonly kubeconfig: string;
+  readonly etcdEndpoint: string;
+  kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string;
+  stopApiserver(): Promise<void>;
+  startApiserver(): Promise<void>;
+  stopEtcd(): Promise<void>;
+  startEtcd(): Promise<void>;
+  compact(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const READY_TIMEOUT_MS = 60_000;
+const POLL_MS = 100;
+const KILL_AFTER_MS = 10_000;
+
+// --- last-resort cleanup: a crashing test must never leak processes or temp dirs ---
+
+const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
+let hooksInstalled = false;
+
+function isRunning(child: ChildProcess): boolean {
+  // no pid means the spawn itself failed, and no 'exit' will ever come
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+function killAllSync(): void {
+  for (const child of liveChildren) signal(child, 'SIGKILL');
+  liveChildren.clear();
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+  liveDirs.clear();
+}
+
+function onFatalSignal(sig: NodeJS.Signals): void {
+  killAllSync();
+  // re-raise so the process still dies the way the sender asked
+  process.removeListener(sig, onFatalSignal);
+  process.kill(process.pid, sig);
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killAllSync);
+  process.once('SIGINT', onFatalSignal);
+  process.once('SIGTERM', onFatalSignal);
+}
+
+/** Registers a child so it is SIGKILLed if this process exits while the child still runs. */
+export function killOnExit(child: ChildProcess): void {
+  installHooks();
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+// --- small utilities ---
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePorts(count: number): Promise<number[]> {
+  // all listeners stay open until every port is known, so the ports are distinct
+  const servers: net.Server[] = [];
+  const listenOne = (): Promise<number> =>
+    new Promise((res, rej) => {
+      const s = net.createServer();
+      servers.push(s);
+      s.once('error', rej);
+      s.listen(0, '127.0.0.1', () => res((s.address() as net.AddressInfo).port));
+    });
+  const all = Promise.all(Array.from({ length: count }, listenOne));
+  const closeAll = (): Promise<void[]> => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return all.then(
+    async (ports) => {
+      await closeAll();
+      return ports;
+    },
+    async (err: unknown) => {
+      await closeAll();
+      throw err;
+    },
+  );
+}
+
+function logTail(file: string, lines = 40): string {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+function resolveAssets(): string {
+  const fromEnv = process.env['KUBEBUILDER_ASSETS'];
+  if (fromEnv) return fromEnv;
+  return installAssets();
+}
+
+let cachedAssets: string | undefined;
+
+function installAssets(): string {
+  if (cachedAssets) return cachedAssets;
+  const script = resolve(REPO_ROOT, '..', 'shared', 'control-plane', 'install');
+  // synchronous on purpose: it runs once per test process and takes under a second when cached
+  const r = spawnSync(script, [], { encoding: 'utf8' });
+  if (r.error) throw new Error(`cannot run ${script} (set KUBEBUILDER_ASSETS instead): ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${script} failed (${String(r.status)}): ${r.stderr}`);
+  const folder = r.stdout.trim().split('\n').pop();
+  if (!folder) throw new Error(`${script} printed no folder`);
+  cachedAssets = folder;
+  return folder;
+}
+
+function runText(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    execFile(file, args, { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      if (err) rej(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else res({ stdout, stderr });
+    });
+  });
+}
+
+// --- processes ---
+
+interface ManagedProcess {
+  readonly name: string;
+  readonly logFile: string;
+  child: ChildProcess | undefined;
+}
+
+function spawnLogged(proc: ManagedProcess, bin: string, args: string[]): ChildProcess {
+  if (!existsSync(bin)) throw new Error(`${bin} not found: is KUBEBUILDER_ASSETS right?`);
+  const fd = openSync(proc.logFile, 'a');
+  try {
+    const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+    killOnExit(child);
+    // a spawn failure (ENOENT) would otherwise be an unhandled 'error' event
+    child.once('error', () => undefined);
+    proc.child = child;
+    return child;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (!isRunning(child)) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+function signal(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (!isRunning(child)) return;
+  try {
+    process.kill(child.pid as number, sig);
+  } catch {
+    // exited between the check and the kill
+  }
+}
+
+async function terminate(proc: ManagedProcess): Promise<void> {
+  const child = proc.child;
+  proc.child = undefined;
+  if (!child || !isRunning(child)) return;
+  const exited = waitForExit(child);
+  signal(child, 'SIGTERM');
+  const timer = setTimeout(() => signal(child, 'SIGKILL'), KILL_AFTER_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function pollUntil(proc: ManagedProcess, probe: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const child = proc.child;
+  while (Date.now() < deadline) {
+    if (!child || !isRunning(child)) {
+      throw new Error(
+        `${proc.name} exited (code ${String(child?.exitCode)}, signal ${String(child?.signalCode)}) before ${what}; log tail:\n${logTail(proc.logFile)}`,
+      );
+    }
+    if (await probe()) return;
+    await sleep(POLL_MS);
+  }
+  throw new Error(`${proc.name} not ${what} after ${READY_TIMEOUT_MS} ms; log tail:\n${logTail(proc.logFile)}`);
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((res) => {
+    const req = http.get(url, { timeout: 2000 }, (resp) => {
+      resp.resume();
+      res(resp.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => res(0));
+  });
+}
+
+function httpsStatus(url: string, ca: string, token: string): Promise<number> {
+  return new Promise((res) => {
+    const req = https.get(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000, agent: false }, (resp) => {
+      resp.resume();
+      res(resp.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => res(0));
+  });
+}
+
+// --- files ---
+
+interface Layout {
+  dir: string;
+  certDir: string;
+  caFile: string;
+  etcdData: string;
+  saKey: string;
+  tokenFile: string;
+  kubeconfig: string;
+}
+
+function makeLayout(): Layout {
+  const dir = mkdtempSync(join(tmpdir(), 'member-watch-cp-'));
+  liveDirs.add(dir);
+  installHooks();
+  const certDir = join(dir, 'certs');
+  return {
+    dir,
+    certDir,
+    caFile: join(certDir, 'apiserver.crt'),
+    etcdData: join(dir, 'etcd-data'),
+    saKey: join(dir, 'sa.key'),
+    tokenFile: join(dir, 'tokens.csv'),
+    kubeconfig: join(dir, 'kubeconfig'),
+  };
+}
+
+function writeServiceAccountKey(file: string): void {
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  writeFileSync(file, privateKey, { mode: 0o600 });
+}
+
+function writeTokenFile(file: string, adminToken: string, nobodyToken: string): void {
+  const lines = [`${adminToken},admin,admin-uid,"system:masters"`, `${nobodyToken},nobody,nobody-uid`];
+  writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
+}
+
+interface KubeconfigSpec {
+  server: string;
+  caFile: string;
+  adminToken: string;
+  nobodyToken: string;
+  namespace?: string | undefined;
+  context?: string | undefined;
+}
+
+function kubeconfigText(s: KubeconfigSpec): string {
+  const ctx = (user: string): Record<string, string> =>
+    s.namespace === undefined ? { cluster: 'test', user } : { cluster: 'test', user, namespace: s.namespace };
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': s.context ?? 'admin',
+    clusters: [{ name: 'test', cluster: { server: s.server, 'certificate-authority': s.caFile } }],
+    users: [
+      { name: 'admin', user: { token: s.adminToken } },
+      { name: 'nobody', user: { token: s.nobodyToken } },
+    ],
+    contexts: [
+      { name: 'admin', context: ctx('admin') },
+      { name: 'nobody', context: ctx('nobody') },
+    ],
+    preferences: {},
+  };
+  // JSON is valid YAML, and avoids hand-quoting
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
+// --- argument lists ---
+
+interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+}
+
+function etcdArgs(layout: Layout, ports: Ports): string[] {
+  const client = `http://127.0.0.1:${ports.etcdClient}`;
+  const peer = `http://127.0.0.1:${ports.etcdPeer}`;
+  return [
+    '--name=default',
+    `--data-dir=${layout.etcdData}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=default=${peer}`,
+    // a single loopback member: the default 1 s election timeout only delays every (re)start
+    '--heartbeat-interval=10',
+    '--election-timeout=100',
+    '--logger=zap',
+    '--log-outputs=stderr',
+  ];
+}
+
+function apiserverArgs(layout: Layout, ports: Ports, opts: ControlPlaneOptions): string[] {
+  const args = [
+    `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${ports.apiserver}`,
+    `--cert-dir=${layout.certDir}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${layout.saKey}`,
+    `--service-account-signing-key-file=${layout.saKey}`,
+    '--disable-admission-plugins=ServiceAccount',
+    `--token-auth-file=${layout.tokenFile}`,
+    '--authorization-mode=RBAC',
+    // one test client needs no fairness queues; fewer bootstrap objects and controllers to go wrong
+    '--enable-priority-and-fairness=false',
+    '--profiling=false',
+  ];
+  if (opts.watchCache === false) args.push('--watch-cache=false');
+  return args.concat(opts.extraApiserverArgs ?? []);
+}
+
+// --- the control plane ---
+
+class RunningControlPlane implements ControlPlane {
+  readonly server: string;
+  readonly etcdEndpoint: string;
+  private readonly etcd: ManagedProcess;
+  private readonly apiserver: ManagedProcess;
+  private kubeconfigCount = 0;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly assets: string,
+    private readonly ports: Ports,
+    private readonly opts: ControlPlaneOptions,
+    readonly adminToken: string,
+    readonly nobodyToken: string,
+  ) {
+    this.server = `https://127.0.0.1:${ports.apiserver}`;
+    this.etcdEndpoint = `http://127.0.0.1:${ports.etcdClient}`;
+    this.etcd = { name: 'etcd', logFile: join(layout.dir, 'etcd.log'), child: undefined };
+    this.apiserver = {
+      name: 'kube-apiserver',
+      logFile: join(layout.dir, 'kube-apiserver.log'),
+      child: undefined,
+    };
+  }
+
+  get dir(): string {
+    return this.layout.dir;
+  }
+
+  get caFile(): string {
+    return this.layout.caFile;
+  }
+
+  get kubeconfig(): string {
+    return this.layout.kubeconfig;
+  }
+
+  writeDefaultKubeconfig(): void {
+    writeFileSync(this.layout.kubeconfig, kubeconfigText(this.kubeconfigSpec()), { mode: 0o600 });
+  }
+
+  kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string {
+    this.kubeconfigCount += 1;
+    const file = join(this.layout.dir, `kubeconfig-${this.kubeconfigCount}`);
+    const spec = { ...this.kubeconfigSpec(), ...definedOnly(opts) };
+    writeFileSync(file, kubeconfigText(spec), { mode: 0o600 });
+    return file;
+  }
+
+  async startEtcd(): Promise<void> {
+    this.ensureNotRunning(this.etcd);
+    spawnLogged(this.etcd, join(this.assets, 'etcd'), etcdArgs(this.layout, this.ports));
+    const url = `${this.etcdEndpoint}/health`;
+    await pollUntil(this.etcd, async () => (await httpStatus(url)) === 200, 'healthy');
+  }
+
+  stopEtcd(): Promise<void> {
+    return terminate(this.etcd);
+  }
+
+  async startApiserver(): Promise<void> {
+    this.ensureNotRunning(this.apiserver);
+    const args = apiserverArgs(this.layout, this.ports, this.opts);
+    spawnLogged(this.apiserver, join(this.assets, 'kube-apiserver'), args);
+    await pollUntil(this.apiserver, () => this.readyz(), 'ready');
+  }
+
+  stopApiserver(): Promise<void> {
+    return terminate(this.apiserver);
+  }
+
+  async compact(): Promise<void> {
+    const revision = await this.currentRevision();
+    try {
+      await this.etcdctl(['compact', String(revision)]);
+    } catch (err) {
+      // compacting twice at the same revision is not a failure for a test
+      if (!String(err).includes('required revision has been compacted')) throw err;
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
+    await terminate(this.apiserver);
+    await terminate(this.etcd);
+    rmSync(this.layout.dir, { recursive: true, force: true });
+    liveDirs.delete(this.layout.dir);
+  }
+
+  private kubeconfigSpec(): KubeconfigSpec {
+    return {
+      server: this.server,
+      caFile: this.layout.caFile,
+      adminToken: this.adminToken,
+      nobodyToken: this.nobodyToken,
+    };
+  }
+
+  private ensureNotRunning(proc: ManagedProcess): void {
+    if (this.stopping) throw new Error('control plane already stopped');
+    if (proc.child && isRunning(proc.child)) throw new Error(`${proc.name} is already running`);
+  }
+
+  private async readyz(): Promise<boolean> {
+    // the serving cert appears only after the apiserver generated it
+    if (!existsSync(this.layout.caFile)) return false;
+    const ca = readFileSync(this.layout.caFile, 'utf8');
+    return (await httpsStatus(`${this.server}/readyz`, ca, this.adminToken)) === 200;
+  }
+
+  private async currentRevision(): Promise<number> {
+    const { stdout } = await this.etcdctl(['endpoint', 'status', '-w', 'json']);
+    const parsed = JSON.parse(stdout) as Array<{ Status?: { header?: { revision?: number } } }>;
+    const revision = parsed[0]?.Status?.header?.revision;
+    if (typeof revision !== 'number') throw new Error(`no revision in etcdctl output: ${stdout}`);
+    return revision;
+  }
+
+  private etcdctl(args: string[]): Promise<{ stdout: string; stderr: string }> {
+    const env = { ...process.env, ETCDCTL_API: '3' };
+    return runText(join(this.assets, 'etcdctl'), [`--endpoints=${this.etcdEndpoint}`, ...args], env);
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const assets = resolveAssets();
+  const layout = makeLayout();
+  const adminToken = randomBytes(24).toString('hex');
+  const nobodyToken = randomBytes(24).toString('hex');
+  writeServiceAccountKey(layout.saKey);
+  writeTokenFile(layout.tokenFile, adminToken, nobodyToken);
+  const [etcdClient = 0, etcdPeer = 0, apiserver = 0] = await freePorts(3);
+  const ports = { etcdClient, etcdPeer, apiserver };
+  const cp = new RunningControlPlane(layout, assets, ports, opts, adminToken, nobodyToken);
+  cp.writeDefaultKubeconfig();
+  try {
+    await cp.startEtcd();
+    await cp.startApiserver();
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  return cp;
+}

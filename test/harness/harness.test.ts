@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { after, before, test } from 'node:test';
+import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { clusterFor, type Cluster } from './cluster.js';
+import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { startTcpProxy } from './tcp-proxy.js';
+
+let cp: ControlPlane;
+let cluster: Cluster;
+
+before(async () => {
+  cp = await startControlPlane();
+  cluster = clusterFor(cp);
+});
+
+after(() => cp?.stop());
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function open(url: string, token: string, timeoutMs = 10_000): Promise<IncomingMessage> {
+  return new Promise((res, rej) => {
+    const req = https.get(url, {
+      ca: readFileSync(cp.caFile),
+      headers: { authorization: `Bearer ${token}` },
+      agent: false,
+      timeout: timeoutMs,
+    });
+    req.once('response', res);
+    req.once('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.once('error', rej);
+  });
+}
+
+async function get(path: string, token: string, server = cp.server, timeoutMs?: number): Promise<Reply> {
+  const resp = await open(`${server}${path}`, token, timeoutMs);
+  let body = '';
+  resp.setEncoding('utf8');
+  for await (const chunk of resp) body += chunk as string;
+  return { status: resp.statusCode ?? 0, body };
+}
+
+function closedWithin(resp: IncomingMessage, ms: number): Promise<boolean> {
+  return new Promise((res) => {
+    const timer = setTimeout(() => res(false), ms);
+    resp.on('error', () => undefined);
+    resp.once('close', () => {
+      clearTimeout(timer);
+      res(true);
+    });
+    resp.resume();
+  });
+}
+
+function loadKubeConfig(file: string, context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  if (context) kc.setCurrentContext(context);
+  return kc;
+}
+
+test('/version answers with the admin token', async () => {
+  const reply = await get('/version', cp.adminToken);
+  assert.equal(reply.status, 200);
+  assert.match((JSON.parse(reply.body) as { gitVersion: string }).gitVersion, /^v1\.20\./);
+});
+
+test('the nobody token is forbidden to list namespaces', async () => {
+  assert.equal((await get('/api/v1/namespaces', cp.nobodyToken)).status, 403);
+  const core = loadKubeConfig(cp.kubeconfig, 'nobody').makeApiClient(CoreV1Api);
+  await assert.rejects(core.listNamespace(), (err: unknown) => (err as { code?: unknown }).code === 403);
+});
+
+test('a namespace survives an apiserver restart', async () => {
+  const name = await cluster.createNamespace('harness');
+  assert.match(name, /^harness-[0-9a-f]{8}$/);
+  await cp.stopApiserver();
+  await assert.rejects(get('/version', cp.adminToken));
+  await cp.startApiserver();
+  const ns = await clusterFor(cp).core.readNamespace({ name });
+  assert.equal(ns.metadata?.name, name);
+});
+
+test('the proxy forwards, cuts, refuses and blackholes', async (t) => {
+  const port = Number(new URL(cp.server).port);
+  const proxy = await startTcpProxy(port);
+  t.after(() => proxy.close());
+  const via = `https://127.0.0.1:${proxy.port}`;
+
+  const kc = loadKubeConfig(cp.kubeconfigFor({ server: via, namespace: 'default' }));
+  assert.equal(kc.getCurrentCluster()?.server, via);
+  assert.equal(kc.getContextObject('admin')?.namespace, 'default');
+  const version = await kc.makeApiClient(VersionApi).getCode();
+  assert.match(version.gitVersion, /^v1\.20\./);
+  assert.ok(proxy.connections >= 1);
+
+  const watch = await open(`${via}/api/v1/namespaces?watch=true`, cp.adminToken);
+  assert.equal(watch.statusCode, 200);
+  proxy.cutAll();
+  assert.ok(await closedWithin(watch, 5000), 'cutAll did not break the open watch');
+
+  proxy.setMode('refuse');
+  await assert.rejects(get('/version', cp.adminToken, via));
+
+  proxy.setMode('blackhole');
+  await assert.rejects(get('/version', cp.adminToken, via, 500), /timeout/);
+
+  proxy.setMode('pass');
+  assert.equal((await get('/version', cp.adminToken, via)).status, 200);
+});
+
+test('compact runs, twice in a row', async () => {
+  await cluster.createNamespace('compact');
+  await cp.compact();
+  await cp.compact();
+});

@@ -1,0 +1,116 @@
+import net from 'node:net';
+
+export type ProxyMode = 'pass' | 'refuse' | 'blackhole';
+
+export interface TcpProxy {
+  readonly port: number;
+  cutAll(): void;
+  setMode(mode: ProxyMode): void;
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket | undefined;
+}
+
+class Proxy implements TcpProxy {
+  private readonly pairs = new Set<Pair>();
+  private mode: ProxyMode = 'pass';
+  private accepted = 0;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+    private readonly targetPort: number,
+    private readonly targetHost: string,
+  ) {
+    server.on('connection', (socket) => this.accept(socket));
+  }
+
+  get connections(): number {
+    return this.accepted;
+  }
+
+  setMode(mode: ProxyMode): void {
+    this.mode = mode;
+  }
+
+  cutAll(): void {
+    for (const pair of this.pairs) destroyPair(pair);
+    this.pairs.clear();
+  }
+
+  close(): Promise<void> {
+    this.closed ??= new Promise((r) => {
+      this.server.close(() => r());
+      this.cutAll();
+    });
+    return this.closed;
+  }
+
+  private accept(client: net.Socket): void {
+    this.accepted += 1;
+    client.on('error', () => undefined);
+    if (this.mode === 'refuse') {
+      // RST rather than FIN: closest to a refused or reset connection as a client sees it
+      client.resetAndDestroy();
+      return;
+    }
+    const pair: Pair = { client, upstream: undefined };
+    this.pairs.add(pair);
+    const forget = (): void => {
+      destroyPair(pair);
+      this.pairs.delete(pair);
+    };
+    client.once('close', forget);
+    // a connection accepted while blackholed never reaches the target: a silent, half-open peer
+    if (this.mode !== 'blackhole') this.connectUpstream(pair, forget);
+    else client.on('data', () => undefined);
+  }
+
+  private connectUpstream(pair: Pair, forget: () => void): void {
+    const upstream = net.connect(this.targetPort, this.targetHost);
+    pair.upstream = upstream;
+    upstream.on('error', () => undefined);
+    upstream.once('close', forget);
+    this.forward(pair.client, upstream);
+    this.forward(upstream, pair.client);
+  }
+
+  private forward(from: net.Socket, to: net.Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (this.mode === 'blackhole') return;
+      if (!to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    });
+    from.once('end', () => {
+      if (this.mode !== 'blackhole') to.end();
+    });
+  }
+}
+
+function destroyPair(pair: Pair): void {
+  pair.client.destroy();
+  pair.upstream?.destroy();
+}
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', rej);
+      res((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+  const server = net.createServer();
+  const port = await listen(server);
+  return new Proxy(server, port, targetPort, targetHost);
+}

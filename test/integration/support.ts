@@ -1,0 +1,112 @@
+import { after, before } from 'node:test';
+import { type CliResult, runCli, type RunningCli, spawnCli } from '../harness/cli.js';
+import { type Cluster, clusterFor } from '../harness/cluster.js';
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from '../harness/control-plane.js';
+
+export const GROUP = 'helloworld.apimeister.com';
+
+export interface TestEnv {
+  cp: ControlPlane;
+  cluster: Cluster;
+  /** Runs the built CLI against the test control plane as the admin user. */
+  cli(
+    args: string[],
+    opts?: { input?: string; kubeconfig?: string; env?: Record<string, string | undefined>; timeoutMs?: number },
+  ): Promise<CliResult>;
+  spawn(args: string[], opts?: { kubeconfig?: string; env?: Record<string, string | undefined> }): RunningCli;
+  createMember(namespace: string, name: string, team?: string): Promise<void>;
+  setTeam(namespace: string, name: string, team: string | undefined): Promise<void>;
+  deleteMember(namespace: string, name: string): Promise<void>;
+  getMember(namespace: string, name: string): Promise<Member | undefined>;
+}
+
+export interface Member {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    labels?: Record<string, string>;
+    managedFields?: Array<{ manager: string }>;
+  };
+  spec?: { memberOf?: string };
+}
+
+/**
+ * One control plane per test file, started before its tests and stopped after them, failures included.
+ * The environment is filled in by the time tests run.
+ */
+export function useControlPlane(options: ControlPlaneOptions & { installCrd?: boolean } = {}): TestEnv {
+  const env = {} as TestEnv;
+  before(async () => {
+    const cp = await startControlPlane(options);
+    const cluster = clusterFor(cp);
+    const withConfig = (args: string[], kubeconfig?: string): string[] => ['--kubeconfig', kubeconfig ?? cp.kubeconfig, ...args];
+    Object.assign(env, {
+      cp,
+      cluster,
+      cli: (args, opts = {}) => runCli(withConfig(args, opts.kubeconfig), opts),
+      spawn: (args, opts = {}) => spawnCli(withConfig(args, opts.kubeconfig), opts),
+      ...memberOps(cluster),
+    } satisfies Partial<TestEnv>);
+    if (options.installCrd !== false) {
+      const installed = await env.cli(['install-crd']);
+      if (installed.code !== 0) throw new Error(`install-crd failed: ${installed.stderr}`);
+    }
+  });
+  after(async () => {
+    await env.cp?.stop();
+  });
+  return env;
+}
+
+function memberOps(cluster: Cluster): Pick<TestEnv, 'createMember' | 'setTeam' | 'deleteMember' | 'getMember'> {
+  const base = { group: GROUP, version: 'v1', plural: 'members' };
+  return {
+    async createMember(namespace, name, team) {
+      await cluster.custom.createNamespacedCustomObject({
+        ...base,
+        namespace,
+        body: { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name }, spec: team === undefined ? {} : { memberOf: team } },
+      });
+    },
+    async setTeam(namespace, name, team) {
+      const current = (await cluster.custom.getNamespacedCustomObject({ ...base, namespace, name })) as Member;
+      await cluster.custom.replaceNamespacedCustomObject({
+        ...base,
+        namespace,
+        name,
+        body: { ...current, spec: team === undefined ? {} : { memberOf: team } },
+      });
+    },
+    async deleteMember(namespace, name) {
+      await cluster.custom.deleteNamespacedCustomObject({ ...base, namespace, name });
+    },
+    async getMember(namespace, name) {
+      try {
+        return (await cluster.custom.getNamespacedCustomObject({ ...base, namespace, name })) as Member;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    },
+  };
+}
+
+/** Lines of text output, without the trailing empty one. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+export function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = async (): Promise<void> => {
+      const value = await check();
+      if (value !== undefined && value !== false) return resolve(value);
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(() => void tick().catch(reject), 100);
+    };
+    void tick().catch(reject);
+  });
+}
