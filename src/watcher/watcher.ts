@@ -39,7 +39,6 @@ interface WatchLine {
   object: MemberObject & { code?: number; reason?: string; message?: string };
 }
 
-const SILENCE_MARGIN_MS = 15_000;
 const CRD_POLL_MAX_MS = 2_000;
 const now = (): string => new Date().toISOString();
 
@@ -130,7 +129,7 @@ class MemberWatch {
         allowWatchBookmarks: true,
         timeoutSeconds: this.options.watchTimeoutSeconds,
       },
-      idleTimeoutMs: this.options.watchTimeoutSeconds * 1000 + SILENCE_MARGIN_MS,
+      idleTimeoutMs: silenceLimitMs(this.options.watchTimeoutSeconds),
       signal: this.signal,
     });
     this.sink.status({ kind: 'live', first: !this.liveOnce });
@@ -227,6 +226,12 @@ class MemberWatch {
 /** An ERROR line ends the watch; code 410 (Expired) means our resourceVersion is older than what the server keeps. */
 function watchError(status: WatchLine['object']): ApiError {
   return new ApiError({ status: status.code ?? 500, reason: status.reason ?? '', message: status.message ?? 'watch error' });
+}
+
+/** The server ends each watch after its timeout; silence well beyond that means the connection is dead. */
+export function silenceLimitMs(watchTimeoutSeconds: number): number {
+  const timeoutMs = watchTimeoutSeconds * 1000;
+  return timeoutMs + Math.min(15_000, Math.max(2_000, timeoutMs / 10));
 }
 
 function toState(object: MemberObject): MemberState {

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { lines, useControlPlane, waitFor } from './support.js';
+
+const env = useControlPlane();
+let readyFiles = 0;
+
+/** Starts `watch` and waits until it is live (its --ready-file exists), so no change can race it. */
+async function startWatch(args: string[]): Promise<ReturnType<typeof env.spawn>> {
+  const ready = join(env.cp.dir, `ready-${++readyFiles}`);
+  const watch = env.spawn(['watch', '--ready-file', ready, ...args]);
+  await waitFor('the watch to be ready', () => existsSync(ready) || undefined);
+  return watch;
+}
+
+test('every kind of event gets its message, in order', async () => {
+  const ns = await env.cluster.createNamespace('words');
+  const watch = await startWatch(['-n', ns]);
+  await env.createMember(ns, 'patrick', 'blue');
+  await watch.waitForLine((l) => l === 'welcome patrick to the team blue');
+  await env.setTeam(ns, 'patrick', 'red');
+  await watch.waitForLine((l) => l === 'patrick moved from team blue to team red');
+  await env.setTeam(ns, 'patrick', undefined);
+  await watch.waitForLine((l) => l === 'patrick left the team red');
+  await env.setTeam(ns, 'patrick', 'green');
+  await watch.waitForLine((l) => l === 'patrick joined the team green');
+  await env.cli(['-n', ns, 'apply-member', 'patrick', '--team', 'green', '-l', 'x=y']);
+  await env.createMember(ns, 'sandy');
+  await watch.waitForLine((l) => l === 'welcome sandy');
+  await env.deleteMember(ns, 'patrick');
+  await watch.waitForLine((l) => l === 'sad to see you go patrick');
+  watch.kill('SIGINT');
+  const result = await watch.done;
+  assert.equal(result.code, 0);
+  // The label change kept the team: nothing was said about it.
+  assert.deepEqual(lines(result.stdout), [
+    'welcome patrick to the team blue',
+    'patrick moved from team blue to team red',
+    'patrick left the team red',
+    'patrick joined the team green',
+    'welcome sandy',
+    'sad to see you go patrick',
+  ]);
+  assert.doesNotMatch(result.stdout, /\u001b/, 'no colour when stdout is not a terminal');
+});
+
+test('existing members are greeted first; --watch-only skips them; --verbose shows quiet updates', async () => {
+  const ns = await env.cluster.createNamespace('existing');
+  await env.createMember(ns, 'ann', 'blue');
+  await env.createMember(ns, 'bob');
+  const greeted = await env.cli(['-n', ns, 'watch', '--count', '2']);
+  assert.equal(greeted.code, 0, greeted.stderr);
+  assert.deepEqual(lines(greeted.stdout), ['welcome ann to the team blue', 'welcome bob']);
+
+  const watch = await startWatch(['-n', ns, '--watch-only', '--verbose']);
+  await env.cli(['-n', ns, 'apply-member', 'ann', '--team', 'blue', '-l', 'x=y']);
+  await watch.waitForLine((l) => l === 'ann was updated');
+  watch.kill('SIGTERM');
+  const result = await watch.done;
+  assert.equal(result.code, 0);
+  assert.deepEqual(lines(result.stdout), ['ann was updated']);
+});
+
+test('-o json prints one documented object per line', async () => {
+  const ns = await env.cluster.createNamespace('json');
+  await env.createMember(ns, 'ann', 'blue');
+  const watch = await startWatch(['-n', ns, '-o', 'json']);
+  await env.setTeam(ns, 'ann', 'red');
+  await env.deleteMember(ns, 'ann');
+  await watch.waitForLine((l) => l.includes('"DELETED"'));
+  watch.kill('SIGINT');
+  const events = lines((await watch.done).stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const uid = (await env.cluster.custom.listNamespacedCustomObject({
+    group: 'helloworld.apimeister.com',
+    version: 'v1',
+    plural: 'members',
+    namespace: ns,
+  })) as { items: unknown[] };
+  assert.equal(uid.items.length, 0);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.name, e.namespace, e.team, e.previousTeam, e.source]),
+    [
+      ['ADDED', 'ann', ns, 'blue', null, 'initial'],
+      ['MODIFIED', 'ann', ns, 'red', 'blue', 'watch'],
+      ['DELETED', 'ann', ns, 'red', null, 'watch'],
+    ],
+  );
+  for (const e of events) {
+    assert.deepEqual(Object.keys(e), [
+      'schemaVersion',
+      'type',
+      'namespace',
+      'name',
+      'uid',
+      'team',
+      'previousTeam',
+      'resourceVersion',
+      'time',
+      'source',
+    ]);
+    assert.equal(e.schemaVersion, 1);
+    assert.match(String(e.uid), /^[0-9a-f-]{36}$/);
+    assert.match(String(e.resourceVersion), /^\d+$/);
+    assert.ok(!Number.isNaN(Date.parse(String(e.time))));
+  }
+});
+
+test('--for waits for conditions, --in-order for their order, --timeout names what is unmet', async () => {
+  const ns = await env.cluster.createNamespace('for');
+  const waiting = env.spawn([
+    '-n',
+    ns,
+    'watch',
+    '--for',
+    'added:ann',
+    '--for',
+    'team:ann=red',
+    '--for',
+    'deleted:ann',
+    '--in-order',
+    '--timeout',
+    '60s',
+    '-o',
+    'json',
+  ]);
+  await waitFor('the watch to connect', () => waiting.stderr().includes('watching members') || undefined);
+  await env.createMember(ns, 'ann', 'blue');
+  await env.setTeam(ns, 'ann', 'red');
+  await env.deleteMember(ns, 'ann');
+  const met = await waiting.done;
+  assert.equal(met.code, 0, met.stderr);
+  assert.equal(lines(met.stdout).length, 3);
+
+  // Out of order: deleted:bob can only count after added:cid.
+  await env.createMember(ns, 'bob');
+  const ordered = env.spawn(['-n', ns, 'watch', '--for', 'added:cid', '--for', 'deleted:bob', '--in-order', '--timeout', '4s']);
+  await waitFor('the watch to connect', () => ordered.stderr().includes('watching members') || undefined);
+  await env.deleteMember(ns, 'bob');
+  await env.createMember(ns, 'cid');
+  const late = await ordered.done;
+  assert.equal(late.code, 5);
+  assert.match(late.stderr, /timed out after 4s; still waiting for: deleted:bob/);
+
+  const count = await env.cli(['-n', ns, 'watch', '--count', '5', '--timeout', '2s']);
+  assert.equal(count.code, 5);
+  assert.match(count.stderr, /still waiting for: 4 more of 5 events/);
+});
+
+test('-A names members NAMESPACE/NAME; selectors filter', async () => {
+  const ns1 = await env.cluster.createNamespace('all-a');
+  const ns2 = await env.cluster.createNamespace('all-b');
+  const all = await startWatch(['-A', '--watch-only']);
+  const selected = await startWatch(['-n', ns1, '--watch-only', '--field-selector', 'metadata.name=pat']);
+  await env.createMember(ns1, 'pat', 'blue');
+  await env.createMember(ns2, 'pat', 'red');
+  await env.createMember(ns1, 'quinn', 'red');
+  await all.waitForLine((l) => l === `welcome ${ns1}/quinn to the team red`);
+  await env.cli(['-n', ns1, 'apply-member', 'lead', '-l', 'role=lead']);
+  const labelled = await env.cli(['-n', ns1, 'watch', '-l', 'role=lead', '--count', '1']);
+  assert.equal(labelled.stdout, 'welcome lead\n');
+  await env.deleteMember(ns1, 'pat');
+  await selected.waitForLine((l) => l === 'sad to see you go pat');
+  for (const w of [all, selected]) w.kill('SIGINT');
+  assert.deepEqual(lines((await all.done).stdout).slice(0, 3), [
+    `welcome ${ns1}/pat to the team blue`,
+    `welcome ${ns2}/pat to the team red`,
+    `welcome ${ns1}/quinn to the team red`,
+  ]);
+  assert.deepEqual(lines((await selected.done).stdout), ['welcome pat to the team blue', 'sad to see you go pat']);
+  const bad = await env.cli(['-n', ns1, 'watch', '-l', '===']);
+  assert.equal(bad.code, 2, bad.stderr);
+});
+
+test('signals: exit 0 with nothing pending, 130/143 with conditions pending', async () => {
+  const ns = await env.cluster.createNamespace('signals');
+  const pending = await startWatch(['-n', ns, '--for', 'added:never']);
+  pending.kill('SIGINT');
+  assert.equal((await pending.done).code, 130);
+  const term = await startWatch(['-n', ns, '--for', 'added:never']);
+  term.kill('SIGTERM');
+  assert.equal((await term.done).code, 143);
+});
+
+test('a closed stdout ends the watch quietly', async () => {
+  const ns = await env.cluster.createNamespace('pipe');
+  for (const n of ['a', 'b', 'c']) await env.createMember(ns, n);
+  const cli = join(import.meta.dirname, '..', '..', 'bin', 'member-watch.js');
+  const shell = spawn(
+    'sh',
+    ['-c', `"${process.execPath}" "${cli}" --kubeconfig "${env.cp.kubeconfig}" -n ${ns} watch | head -1; echo "status=$?"`],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise((resolve) => shell.on('exit', resolve));
+  let out = '';
+  let err = '';
+  shell.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  shell.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await waitFor('the first line', () => out.includes('welcome a') || undefined);
+  // If the greeting did not already hit the closed pipe, the next write does.
+  await env.createMember(ns, 'd');
+  await exited;
+  assert.deepEqual(lines(out), ['welcome a', 'status=0']);
+  assert.doesNotMatch(err, /error|EPIPE/i);
+});
+
+test('with --for, a missing CRD is waited for; a hostile team is escaped', async () => {
+  const ns = await env.cluster.createNamespace('later');
+  assert.equal((await env.cli(['uninstall-crd', '--yes'])).code, 0);
+  const watch = env.spawn(['-n', ns, 'watch', '--for', 'added:late', '--timeout', '60s']);
+  await waitFor('the notice', () => watch.stderr().includes('waiting for the Member CRD') || undefined);
+  assert.equal((await env.cli(['install-crd'])).code, 0);
+  await env.createMember(ns, 'late', 'blue');
+  const r = await watch.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'welcome late to the team blue\n');
+});
