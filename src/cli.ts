@@ -54,7 +54,7 @@ function reportFailure(err: unknown, debug: boolean): number {
   }
   if (err instanceof CliError) {
     process.stderr.write(`error: ${escapeControl(err.message)}\n`);
-    if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
+    if (err.hint !== undefined) process.stderr.write(`hint: ${escapeControl(err.hint)}\n`);
     if (debug && err.cause instanceof Error) process.stderr.write(`${err.cause.stack ?? ''}\n`);
     return err.exitCode;
   }

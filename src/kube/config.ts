@@ -40,14 +40,35 @@ export function resolveConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   if (!cluster) {
     throw usageError(`context "${contextName}" in ${source} names cluster "${context.cluster}", which is not defined`);
   }
-  return {
-    kc,
-    contextName,
-    cluster,
-    user: kc.getCurrentUser(),
-    namespace: flags.namespace ?? context.namespace ?? 'default',
-    source,
-  };
+  checkServer(cluster, source);
+  const user = kc.getCurrentUser();
+  if (context.user && !user) throw usageError(`context "${contextName}" in ${source} names user "${context.user}", which is not defined`);
+  const namespace = flags.namespace ?? context.namespace ?? 'default';
+  if (!NAMESPACE.test(namespace)) {
+    throw usageError(`invalid namespace ${JSON.stringify(namespace)}: a namespace is at most 63 lowercase letters, digits and "-"`);
+  }
+  return { kc, contextName, cluster, user, namespace, source };
+}
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** client-node refuses plain HTTP unless TLS verification is explicitly skipped; say so before any request. */
+function checkServer(cluster: Cluster, source: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(cluster.server);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !['https:', 'http:'].includes(url.protocol)) {
+    throw usageError(`cluster "${cluster.name}" in ${source} has server ${JSON.stringify(cluster.server)}, which is not an http(s) URL`);
+  }
+  if (url.protocol === 'http:' && !cluster.skipTLSVerify) {
+    throw usageError(
+      `cluster "${cluster.name}" in ${source} uses plain http`,
+      'use the https address, or set insecure-skip-tls-verify: true',
+    );
+  }
 }
 
 function loadKubeConfig(flagPath: string | undefined, env: NodeJS.ProcessEnv): { kc: KubeConfig; source: string } {

@@ -5,8 +5,9 @@ const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 const MAX_NAME = 253;
 // Must match crds/member.yaml: the API server enforces it, we say it before any request.
 export const MAX_TEAM = 63;
+// C0, DEL and C1: U+009B alone starts an escape sequence on many terminals.
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Returns why NAME is not a valid Member name, or undefined when it is. */
 export function nameProblem(name: string): string | undefined {

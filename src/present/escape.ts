@@ -1,7 +1,8 @@
 // Cluster data reaches terminals: a team name must not be able to move the cursor, recolour
-// or retitle the terminal. C0, DEL and C1 controls are shown as escapes instead.
+// or retitle the terminal, nor reorder the line around it. C0, DEL and C1 controls, line
+// separators and bidirectional overrides are shown as escapes instead.
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function escapeControl(text: string): string {
   return text.replace(CONTROL, (c) => {
@@ -15,7 +16,7 @@ export function escapeControl(text: string): string {
       case '\u001b':
         return '\\e';
       default:
-        return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+        return c.charCodeAt(0) > 0xff ? `\\u${c.charCodeAt(0).toString(16)}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
     }
   });
 }

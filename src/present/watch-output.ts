@@ -1,4 +1,5 @@
 import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
+import { escapeControl } from './escape.js';
 import { formatEventJson } from './event-json.js';
 import { formatEventText, isQuietUpdate } from './event-text.js';
 import type { Progress, Terminal } from './terminal.js';
@@ -37,11 +38,18 @@ export class StatusReporter {
   private progress: Progress | undefined;
   private pending: Promise<void> = Promise.resolve();
 
+  private readonly scope: string;
+  private readonly server: string;
+
+  /** scope and server come from the kubeconfig: escaped like any other text from outside. */
   constructor(
     private readonly term: Terminal,
-    private readonly scope: string,
-    private readonly server: string,
-  ) {}
+    scope: string,
+    server: string,
+  ) {
+    this.scope = escapeControl(scope);
+    this.server = escapeControl(server);
+  }
 
   report(status: WatcherStatus): void {
     // Spinners load lazily; statuses are applied in order all the same.
@@ -63,9 +71,11 @@ export class StatusReporter {
       case 'live':
         return this.live(status.first);
       case 'reconnecting':
-        return this.spin(`reconnecting in ${(status.delayMs / 1000).toFixed(1)}s (attempt ${status.attempt}): ${status.reason}`);
+        return this.spin(
+          `reconnecting in ${(status.delayMs / 1000).toFixed(1)}s (attempt ${status.attempt}): ${escapeControl(status.reason)}`,
+        );
       case 'relisting':
-        return this.spin(`relisting: ${status.reason}`);
+        return this.spin(`relisting: ${escapeControl(status.reason)}`);
       case 'waiting-for-crd':
         return this.spin('waiting for the Member CRD to be installed (member-watch install-crd)');
     }

@@ -1,0 +1,134 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
+import { ClusterHistory } from './history.js';
+import { type TestEnv, useControlPlane, waitFor } from './support.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A JSON watch of one namespace, live before the test changes anything. */
+async function watchJson(
+  env: TestEnv,
+  history: ClusterHistory,
+  ns: string,
+  opts: { kubeconfig?: string; extra?: string[] } = {},
+): Promise<ReturnType<TestEnv['spawn']>> {
+  history.startWatching();
+  const { kubeconfig, extra = [] } = opts;
+  const ready = join(env.cp.dir, `ready-${ns}`);
+  const watch = env.spawn(
+    ['-n', ns, 'watch', '-o', 'json', '--ready-file', ready, ...extra],
+    kubeconfig === undefined ? {} : { kubeconfig },
+  );
+  await waitFor('the watch to be ready', () => existsSync(ready) || undefined, 30_000);
+  return watch;
+}
+
+async function finish(
+  history: ClusterHistory,
+  watch: ReturnType<TestEnv['spawn']>,
+): Promise<{ events: number; relisted: number; stderr: string }> {
+  try {
+    await waitFor('the watcher to catch up', () => history.caughtUp(watch.lines) || undefined, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}; watcher said:\n${watch.stderr()}\nprinted:\n${watch.lines.join('\n')}`);
+    });
+    // Anything repeated would arrive now.
+    await sleep(500);
+  } finally {
+    watch.kill('SIGINT');
+  }
+  const result = await watch.done;
+  assert.equal(result.code, 0, result.stderr);
+  return { ...history.assertMatches(watch.lines), stderr: result.stderr };
+}
+
+describe('with the watch cache (the default)', () => {
+  const env = useControlPlane();
+  let proxy: TcpProxy;
+  before(async () => {
+    proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
+  });
+  after(async () => proxy?.close());
+
+  test('kube-apiserver stopped and restarted while members come and go: nothing lost, nothing twice', async () => {
+    const ns = await env.cluster.createNamespace('restart');
+    const history = new ClusterHistory(env, ns);
+    await history.churn(4);
+    const watch = await watchJson(env, history, ns);
+    for (let restart = 0; restart < 2; restart++) {
+      await history.churn(3);
+      await env.cp.stopApiserver();
+      await Promise.all([env.cp.startApiserver(), history.churn(2)]);
+    }
+    await history.churn(3);
+    const outcome = await finish(history, watch);
+    assert.match(outcome.stderr, /reconnect/);
+  });
+
+  test('connections cut through a proxy, again and again: nothing lost, nothing twice', async () => {
+    const ns = await env.cluster.createNamespace('cut');
+    const history = new ClusterHistory(env, ns);
+    await history.churn(3);
+    const through = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` });
+    const watch = await watchJson(env, history, ns, { kubeconfig: through });
+    for (let cut = 0; cut < 5; cut++) {
+      await history.churn(2);
+      proxy.cutAll();
+      // Time to reconnect (backoff starts at about half a second), so the next cut has a connection to cut.
+      await sleep(1_500);
+    }
+    await history.churn(2);
+    const outcome = await finish(history, watch);
+    assert.ok(proxy.connections >= 4, `the watcher reconnected (${proxy.connections} connections)`);
+    assert.equal(outcome.relisted, 0, 'the watch cache still had every resourceVersion: resumed, not relisted');
+  });
+
+  test('a silent connection is treated as dead and replaced', async () => {
+    const ns = await env.cluster.createNamespace('silent');
+    const history = new ClusterHistory(env, ns);
+    const through = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` });
+    const watch = await watchJson(env, history, ns, { kubeconfig: through, extra: ['--watch-timeout', '2s'] });
+    await history.churn(2);
+    proxy.setMode('blackhole');
+    await history.churn(3);
+    // Silence past 2s plus the margin: the watcher must notice on its own.
+    await sleep(5_000);
+    proxy.setMode('pass');
+    await history.churn(2);
+    const outcome = await finish(history, watch);
+    assert.match(outcome.stderr, /no answer|reconnect/);
+  });
+});
+
+describe('without the watch cache, so that compaction expires resource versions', () => {
+  const env = useControlPlane({ watchCache: false });
+  let proxy: TcpProxy;
+  before(async () => {
+    proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
+  });
+  after(async () => proxy?.close());
+
+  test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async () => {
+    const ns = await env.cluster.createNamespace('gone');
+    const history = new ClusterHistory(env, ns);
+    await history.churn(6);
+    const through = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` });
+    const watch = await watchJson(env, history, ns, { kubeconfig: through });
+    proxy.setMode('refuse');
+    proxy.cutAll();
+    // While cut off: new members, members leaving, a team change. (A member born and gone inside this
+    // window leaves no trace a relist could find, so the window holds none.)
+    for (let i = 0; i < 3; i++) await history.create(`late-${i}`);
+    await history.remove();
+    await history.remove();
+    await history.reteam('moved');
+    await env.cp.compact();
+    proxy.setMode('pass');
+    await history.churn(2);
+    const outcome = await finish(history, watch);
+    assert.ok(outcome.relisted > 0, 'what happened while cut off came from a relist');
+    assert.match(outcome.stderr, /relisting/);
+  });
+});

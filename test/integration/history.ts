@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import type { TestEnv } from './support.js';
+
+interface Event {
+  type: string;
+  uid: string;
+  name: string;
+  team: string | null;
+  source: string;
+}
+
+/**
+ * Makes changes to members and writes down what really happened in the cluster, so a watcher's output
+ * can be compared with it. A request that fails while the API server is down may or may not have been
+ * applied: the driver asks the server afterwards instead of guessing.
+ */
+export class ClusterHistory {
+  readonly created = new Map<string, string>();
+  readonly deleted = new Set<string>();
+  private readonly live = new Map<string, string>();
+  private next = 0;
+
+  constructor(
+    private readonly env: TestEnv,
+    private readonly namespace: string,
+  ) {}
+
+  async create(team?: string): Promise<void> {
+    const name = `m${++this.next}`;
+    try {
+      await this.env.createMember(this.namespace, name, team);
+    } catch {
+      // Fall through: the server is the judge of whether it exists.
+    }
+    const held = await this.settle(() => this.env.getMember(this.namespace, name));
+    if (held) {
+      this.created.set(held.metadata.uid, name);
+      this.live.set(name, held.metadata.uid);
+    }
+  }
+
+  async remove(): Promise<void> {
+    const [name, uid] = [...this.live][0] ?? [];
+    if (name === undefined || uid === undefined) return;
+    try {
+      await this.env.deleteMember(this.namespace, name);
+    } catch {
+      // As above: ask the server.
+    }
+    if ((await this.settle(() => this.env.getMember(this.namespace, name))) === undefined) {
+      this.deleted.add(uid);
+      this.live.delete(name);
+    }
+  }
+
+  async reteam(team: string): Promise<void> {
+    const name = [...this.live.keys()].at(-1);
+    if (name !== undefined) await this.env.setTeam(this.namespace, name, team).catch(() => undefined);
+  }
+
+  /** The watch starts now: members already gone were never the watcher's to see. */
+  startWatching(): void {
+    for (const uid of this.deleted) this.created.delete(uid);
+    this.deleted.clear();
+  }
+
+  /** A few changes of every kind; failures (server down) are tolerated and resolved by asking the server. */
+  async churn(rounds: number): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      await this.create(i % 3 === 0 ? undefined : `team-${i % 4}`);
+      if (i % 2 === 1) await this.remove();
+      if (i % 3 === 2) await this.reteam(`team-${i}`);
+    }
+  }
+
+  /** Retries reads while the API server is away. */
+  private async settle<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read();
+      } catch (err) {
+        if (attempt > 100) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Parsed NDJSON events printed by a watcher. */
+  static events(lines: readonly string[]): Event[] {
+    return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Event);
+  }
+
+  /** True once the watcher has said as much as happened (it may still be catching up). */
+  caughtUp(lines: readonly string[]): boolean {
+    const events = ClusterHistory.events(lines);
+    return (
+      events.filter((e) => e.type === 'ADDED').length >= this.created.size &&
+      events.filter((e) => e.type === 'DELETED').length >= this.deleted.size
+    );
+  }
+
+  /** Every member welcomed once, every departure seen off once: nothing missing, nothing twice. */
+  assertMatches(lines: readonly string[]): { events: number; relisted: number } {
+    const events = ClusterHistory.events(lines);
+    const added = events.filter((e) => e.type === 'ADDED').map((e) => e.uid);
+    const deleted = events.filter((e) => e.type === 'DELETED').map((e) => e.uid);
+    assert.deepEqual(duplicates(added), [], 'a member was welcomed twice');
+    assert.deepEqual(duplicates(deleted), [], 'a member was seen off twice');
+    assert.deepEqual(new Set(added), new Set(this.created.keys()), 'welcomes differ from the members created');
+    assert.deepEqual(new Set(deleted), this.deleted, 'goodbyes differ from the members deleted');
+    return { events: events.length, relisted: events.filter((e) => e.source === 'relist').length };
+  }
+}
+
+function duplicates(values: string[]): string[] {
+  return values.filter((v, i) => values.indexOf(v) !== i);
+}
