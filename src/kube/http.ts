@@ -65,6 +65,7 @@ const USER_AGENT = 'member-watch';
 export class KubeClient {
   private readonly base: URL;
   private agent: http.Agent | undefined;
+  private cached: https.RequestOptions | undefined;
 
   constructor(
     readonly config: ResolvedConfig,
@@ -128,9 +129,7 @@ export class KubeClient {
   }
 
   private async requestOptions(req: ApiRequest): Promise<https.RequestOptions> {
-    const options: https.RequestOptions = { headers: {} };
-    // Called per request: exec plugins and token files may hand out a fresh credential each time.
-    await this.config.kc.applyToHTTPSOptions(options);
+    const options = await this.credentials();
     const headers: http.OutgoingHttpHeaders = {
       ...(options.headers as http.OutgoingHttpHeaders),
       Accept: 'application/json',
@@ -140,6 +139,20 @@ export class KubeClient {
     // A proxy agent from the kubeconfig (proxy-url) must be kept; otherwise one keep-alive agent serves every request.
     const agent = this.config.cluster.proxyUrl ? options.agent : this.sharedAgent(options);
     return { method: req.method, headers, agent, ...(req.signal ? { signal: req.signal } : {}) };
+  }
+
+  /**
+   * TLS material and the Authorization header. Exec plugins, auth providers and token files may hand out
+   * a fresh credential at any time, so for those they are asked per request; static credentials are read
+   * once (client-node re-reads CA and key files on every call, which costs more than the request).
+   */
+  private async credentials(): Promise<https.RequestOptions> {
+    if (this.cached) return this.cached;
+    const options: https.RequestOptions = { headers: {} };
+    await this.config.kc.applyToHTTPSOptions(options);
+    const user = this.config.user;
+    if (!user?.exec && !user?.authProvider) this.cached = options;
+    return options;
   }
 
   private sharedAgent(options: https.RequestOptions): http.Agent {

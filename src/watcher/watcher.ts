@@ -85,9 +85,15 @@ class MemberWatch {
     return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
   }
 
-  /** A paginated list: one snapshot (all pages share its resourceVersion) without holding one huge response. */
+  /**
+   * A paginated list: one snapshot (all pages share its resourceVersion) without holding one huge response.
+   * The first list greets page by page, so output starts with the first page; a relist needs the whole
+   * snapshot before it can tell who left.
+   */
   private async list(): Promise<void> {
+    const relist = this.listedOnce;
     const listed: MemberState[] = [];
+    let count = 0;
     let page: MemberList;
     let token: string | undefined;
     do {
@@ -97,25 +103,31 @@ class MemberWatch {
         query: { ...this.query, limit: this.options.pageSize, continue: token },
         signal: this.signal,
       });
-      for (const item of page.items) listed.push(toState(item));
+      const states = page.items.map(toState);
+      count += states.length;
+      if (relist) listed.push(...states);
+      else await this.greet(states);
       token = page.metadata.continue || undefined;
     } while (token !== undefined);
     this.resourceVersion = page.metadata.resourceVersion;
-    this.announceList(listed);
+    if (relist) this.emitAll(this.store.reconcile(listed, now()));
+    else this.sink.status({ kind: 'listed', members: count });
   }
 
-  private announceList(listed: MemberState[]): void {
-    const time = now();
-    if (this.listedOnce) {
-      for (const event of this.store.reconcile(listed, time)) this.sink.event(event);
-      return;
-    }
+  private async greet(states: MemberState[]): Promise<void> {
+    // From the first page on, what is greeted is known: a list that fails half-way is retried as a relist.
     this.listedOnce = true;
-    for (const state of listed) {
+    const time = now();
+    for (const state of states) {
       const event = this.store.apply('ADDED', state, 'initial', time);
       if (event && this.options.greetExisting) this.sink.event(event);
     }
-    this.sink.status({ kind: 'listed', members: listed.length });
+    const wait = this.sink.backpressure();
+    if (wait) await wait;
+  }
+
+  private emitAll(events: MemberEvent[]): void {
+    for (const event of events) this.sink.event(event);
   }
 
   private async watch(from: string): Promise<void> {
@@ -216,7 +228,7 @@ class MemberWatch {
   /** The resource type is not served: not installed yet, or deleted while we watched. */
   private async crdGone(): Promise<void> {
     if (!this.listedOnce && !this.options.waitForCrd) throw crdMissing();
-    for (const event of this.store.clear(now())) this.sink.event(event);
+    this.emitAll(this.store.clear(now()));
     this.resourceVersion = undefined;
     this.sink.status({ kind: 'waiting-for-crd' });
     await sleep(Math.min(this.backoff.next(), CRD_POLL_MAX_MS), undefined, { signal: this.signal }).catch(() => undefined);
