@@ -102,6 +102,39 @@ describe('with the watch cache (the default)', () => {
   });
 });
 
+describe('the store and the resource type going away', () => {
+  const env = useControlPlane();
+
+  test('etcd stopped and restarted: nothing lost, nothing twice', async () => {
+    const ns = await env.cluster.createNamespace('etcd');
+    const history = new ClusterHistory(env, ns);
+    await history.churn(3);
+    const watch = await watchJson(env, history, ns);
+    await history.churn(2);
+    await env.cp.stopEtcd();
+    await sleep(2_000);
+    await env.cp.startEtcd();
+    await history.churn(3);
+    await finish(history, watch);
+  });
+
+  test('the CRD deleted and recreated while watching: goodbyes for everyone, then recovery', async () => {
+    const ns = await env.cluster.createNamespace('crd');
+    for (const n of ['ann', 'bob']) await env.createMember(ns, n, 'blue');
+    const watch = await watchJson(env, new ClusterHistory(env, ns), ns);
+    assert.equal((await env.cli(['uninstall-crd', '--yes'])).code, 0);
+    await waitFor('goodbyes', () => ClusterHistory.events(watch.lines).filter((e) => e.type === 'DELETED').length === 2 || undefined);
+    assert.equal((await env.cli(['install-crd'])).code, 0);
+    await env.createMember(ns, 'cid', 'red');
+    await watch.waitForLine((l) => l.includes('"cid"'));
+    watch.kill('SIGINT');
+    const result = await watch.done;
+    assert.equal(result.code, 0, result.stderr);
+    const events = ClusterHistory.events(watch.lines).map((e) => `${e.type} ${e.name}`);
+    assert.deepEqual(events.sort(), ['ADDED ann', 'ADDED bob', 'ADDED cid', 'DELETED ann', 'DELETED bob']);
+  });
+});
+
 describe('without the watch cache, so that compaction expires resource versions', () => {
   const env = useControlPlane({ watchCache: false });
   let proxy: TcpProxy;
