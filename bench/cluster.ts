@@ -1,0 +1,105 @@
+// The benchmark's own cluster: a control plane with the Member CRD, and fast bulk creation of Members.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { type ControlPlane, startControlPlane } from '../test/harness/control-plane.js';
+import { cli, timeProcess } from './lib.js';
+
+export const GROUP = 'helloworld.apimeister.com';
+export const CREATE_CONCURRENCY = 32;
+
+export interface BenchCluster {
+  readonly cp: ControlPlane;
+  /** Global flags that point the CLI at this cluster. */
+  readonly cliFlags: string[];
+  newNamespace(prefix: string): Promise<string>;
+  /** Creates members NAME-0..NAME-(count-1); onCreated gets each name once its POST answered 201. */
+  createMembers(namespace: string, count: number, onCreated?: (name: string) => void): Promise<void>;
+  /** The raw watch URL, as curl would ask for it. */
+  watchUrl(namespace: string): string;
+  close(): void;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+class Api {
+  private readonly agent: https.Agent;
+
+  constructor(private readonly cp: ControlPlane) {
+    const ca = readFileSync(cp.caFile, 'utf8');
+    this.agent = new https.Agent({ ca, keepAlive: true, maxSockets: CREATE_CONCURRENCY });
+  }
+
+  request(method: string, path: string, body: unknown): Promise<Answer> {
+    const payload = JSON.stringify(body);
+    const headers = {
+      authorization: `Bearer ${this.cp.adminToken}`,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+    };
+    return new Promise((res, rej) => {
+      const req = https.request(`${this.cp.server}${path}`, { method, headers, agent: this.agent }, (resp) => {
+        let text = '';
+        resp.setEncoding('utf8');
+        resp.on('data', (chunk: string) => (text += chunk));
+        resp.on('end', () => res({ status: resp.statusCode ?? 0, body: text }));
+      });
+      req.on('error', rej);
+      req.end(payload);
+    });
+  }
+
+  async create(path: string, body: unknown): Promise<void> {
+    const answer = await this.request('POST', path, body);
+    if (answer.status !== 201) throw new Error(`POST ${path}: HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function memberBody(name: string, i: number): object {
+  return { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name }, spec: { memberOf: `team-${i % 10}` } };
+}
+
+async function createAll(api: Api, namespace: string, count: number, onCreated: (name: string) => void): Promise<void> {
+  const path = `/apis/${GROUP}/v1/namespaces/${namespace}/members`;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const name = `member-${i}`;
+      await api.create(path, memberBody(name, i));
+      onCreated(name);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, count) }, worker));
+}
+
+export async function startBenchCluster(): Promise<BenchCluster> {
+  const cp = await startControlPlane();
+  const cliFlags = ['--kubeconfig', cp.kubeconfig];
+  try {
+    await timeProcess(cli([...cliFlags, 'install-crd']));
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  const api = new Api(cp);
+  return {
+    cp,
+    cliFlags,
+    async newNamespace(prefix: string): Promise<string> {
+      const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+      await api.create('/api/v1/namespaces', { metadata: { name } });
+      return name;
+    },
+    createMembers: (namespace, count, onCreated = () => undefined) => createAll(api, namespace, count, onCreated),
+    watchUrl: (namespace) => `${cp.server}/apis/${GROUP}/v1/namespaces/${namespace}/members?watch=1&resourceVersion=0`,
+    close: () => api.close(),
+  };
+}

@@ -1,0 +1,110 @@
+// The results as markdown tables: medians, ratios against the peer measured in the same run, and the verdict.
+import { cpus } from 'node:os';
+import type { Results } from './run.js';
+import { ms, ratio } from './lib.js';
+
+type Row = readonly string[];
+
+function table(header: Row, rows: readonly Row[]): string {
+  const line = (cells: Row): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n') + '\n';
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'met' : '**not met**';
+}
+
+function startupSection(r: Results): string {
+  const s = r.startup;
+  if (!s) return '';
+  return (
+    '### Cold start (whole process)\n\n' +
+    table(
+      ['command', 'median', 'vs `node -e 0`', 'target ≤ 1.5x'],
+      [
+        ['`node -e 0`', ms(s.bareNode), '1.00x', ''],
+        ['`member-watch --help`', ms(s.help), ratio(s.help, s.bareNode), verdict(s.help <= 1.5 * s.bareNode)],
+        ['`member-watch --version`', ms(s.version), ratio(s.version, s.bareNode), verdict(s.version <= 1.5 * s.bareNode)],
+      ],
+    )
+  );
+}
+
+function greetingSection(r: Results): string {
+  if (r.greeting.length === 0) return '';
+  const rows = r.greeting.flatMap((g) => [
+    [
+      String(g.members),
+      '`watch -o json`',
+      ms(g.json),
+      ratio(g.json, g.kubectl),
+      ratio(g.json, g.curl),
+      verdict(g.json < g.kubectl && g.json <= 1.5 * g.curl),
+    ],
+    [
+      String(g.members),
+      '`watch` (text)',
+      ms(g.text),
+      ratio(g.text, g.kubectl),
+      ratio(g.text, g.curl),
+      verdict(g.text < g.kubectl && g.text <= 1.5 * g.curl),
+    ],
+    [String(g.members), '`kubectl get -w -o name`', ms(g.kubectl), '1.00x', ratio(g.kubectl, g.curl), ''],
+    [String(g.members), '`curl` raw watch', ms(g.curl), ratio(g.curl, g.kubectl), '1.00x', ''],
+  ]);
+  return (
+    '### Initial greeting (time until the N-th line)\n\n' +
+    table(['N', 'tool', 'median', 'vs kubectl', 'vs curl', 'target < kubectl, ≤ 1.5x curl'], rows)
+  );
+}
+
+function liveSection(r: Results): string {
+  const l = r.live;
+  if (!l) return '';
+  return (
+    `### Live throughput (${l.members} members created at concurrency 32 while \`watch -o json --watch-only\` runs)\n\n` +
+    table(
+      ['creates/s (API)', 'events/s printed', 'lag after last create', 'per-member lag p50', 'p99', 'target lag < 1 s'],
+      [[l.createRate.toFixed(0), l.eventRate.toFixed(0), ms(l.finalLag), ms(l.lagP50), ms(l.lagP99), verdict(l.finalLag < 1000)]],
+    )
+  );
+}
+
+function memorySection(r: Results): string {
+  if (r.memory.length === 0) return '';
+  const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
+  const rows = r.memory.map((m) => [
+    String(m.members),
+    mib(m.watcher),
+    mib(m.baselineMap),
+    mib(m.bareNode),
+    ratio(m.watcher, m.baselineMap),
+    verdict(m.watcher < 2 * m.baselineMap),
+  ]);
+  return (
+    '### Peak RSS (`/usr/bin/time -f %M`)\n\n' +
+    table(['N', '`watch --count N -o json`', 'node + Map of N {name, team}', '`node -e 0`', 'ratio', 'target < 2x'], rows)
+  );
+}
+
+function applySection(r: Results): string {
+  const a = r.apply;
+  if (!a) return '';
+  return (
+    `### Apply a file of ${a.members} members (fresh namespace each)\n\n` +
+    table(
+      ['`member-watch apply-member -f`', '`kubectl apply -f`', 'ratio', 'target ≤ 0.5x'],
+      [[ms(a.memberWatch), ms(a.kubectl), ratio(a.memberWatch, a.kubectl), verdict(a.memberWatch <= 0.5 * a.kubectl)]],
+    )
+  );
+}
+
+export function renderReport(r: Results): string {
+  const s = r.settings;
+  const header =
+    `## member-watch benchmark\n\n` +
+    `Medians over ${s.runs} runs (cold start: ${Math.max(10, s.runs)} runs); ${cpus().length} CPUs, Node ${process.version}.\n` +
+    `Command: \`npm run bench -- --members ${s.members.join(',')} --runs ${s.runs} --live ${s.live} --apply ${s.apply}\`\n`;
+  const sections = [startupSection(r), greetingSection(r), liveSection(r), memorySection(r), applySection(r)];
+  return [header, ...sections.filter((x) => x !== '')].join('\n');
+}
