@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { applyMemberCommand } from './commands/apply-member.js';
 import { deleteMemberCommand } from './commands/delete-member.js';
 import { installCrdCommand, uninstallCrdCommand } from './commands/crd.js';
@@ -15,7 +15,7 @@ export function buildProgram(): Command {
     .option('--context <name>', 'the kubeconfig context to use')
     .option('-n, --namespace <namespace>', "the namespace (default: the context's namespace, else default)")
     .option('--no-color', 'never colour the output (also: NO_COLOR=1)')
-    .addOption(new Option('--debug', 'log each HTTP request (method, URL, status) to stderr; show stack traces').default(false))
+    .option('--debug', 'log each HTTP request (method, URL, status) to stderr; show stack traces')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .addHelpText(

@@ -16,7 +16,7 @@ interface ApplyOptions {
   team?: string;
   label?: Record<string, string>;
   filename?: string;
-  dryRun: boolean;
+  dryRun?: boolean;
   output?: ObjectFormat;
 }
 
@@ -30,7 +30,7 @@ export function applyMemberCommand(): Command {
     .option('--team <team>', 'the team (spec.memberOf); without it the member has no team')
     .option('-l, --label <key=value>', 'a label to set; repeatable', collectLabel)
     .option('-f, --filename <file>', 'a YAML or JSON file of Members (several documents, or a List); - reads stdin')
-    .option('--dry-run', 'server-side dry run: validate and report, change nothing', false)
+    .option('--dry-run', 'server-side dry run: validate and report, change nothing')
     .addOption(new Option('-o, --output <format>', 'print the applied objects instead of a summary').choices(['name', 'json', 'yaml']))
     .addHelpText(
       'after',
@@ -119,7 +119,7 @@ async function applyAll(
     const manifest = memberManifest(draft, draft.namespace ?? kube.namespace);
     let outcome: Outcome;
     try {
-      outcome = { where, applied: await applyMember(kube, manifest, options.dryRun) };
+      outcome = { where, applied: await applyMember(kube, manifest, options.dryRun === true) };
     } catch (err) {
       outcome = { where, error: kube.explain(err, { verb: 'patch', resource: RESOURCE }) };
     }

@@ -8,7 +8,7 @@ export interface GlobalOptions {
   context?: string;
   namespace?: string;
   color: boolean;
-  debug: boolean;
+  debug?: boolean;
 }
 
 /** What every command gets: where to print, and a lazily made cluster connection. */
@@ -33,7 +33,7 @@ export function runContext(cmd: Command, output: { machine: boolean } = { machin
   let kube: Kube | undefined;
   return {
     term,
-    debug: globals.debug,
+    debug: globals.debug === true,
     namespaceFlag: globals.namespace,
     async kube(): Promise<Kube> {
       // Loaded on first use: the client library is the heaviest part of start-up and --help never needs it.

@@ -8,8 +8,8 @@ import { parseDuration } from './parse.js';
 interface InstallOptions {
   timeout: number;
   wait: boolean;
-  dryRun: boolean;
-  print: boolean;
+  dryRun?: boolean;
+  print?: boolean;
 }
 
 export function installCrdCommand(): Command {
@@ -19,8 +19,8 @@ export function installCrdCommand(): Command {
       new Option('--timeout <duration>', 'how long to wait for the CRD to be established').default(60_000, '60s').argParser(parseDuration),
     )
     .option('--no-wait', 'return as soon as the API server accepted the CRD')
-    .option('--dry-run', 'server-side dry run: print what would change, change nothing', false)
-    .option('--print', 'print the manifest to stdout and contact no cluster', false)
+    .option('--dry-run', 'server-side dry run: print what would change, change nothing')
+    .option('--print', 'print the manifest to stdout and contact no cluster')
     .addHelpText(
       'after',
       `
@@ -38,7 +38,7 @@ Examples:
         return;
       }
       const kube = await ctx.kube();
-      const result = await crd.applyCrd(kube, manifest, options.dryRun);
+      const result = await crd.applyCrd(kube, manifest, options.dryRun === true);
       const label = `customresourcedefinition ${CRD_NAME}`;
       if (options.dryRun) {
         ctx.term.result(`${label} would be ${result.outcome} (server dry run)`);
@@ -60,7 +60,7 @@ Examples:
 }
 
 interface UninstallOptions {
-  yes: boolean;
+  yes?: boolean;
   wait: boolean;
   timeout: number;
 }
@@ -68,7 +68,7 @@ interface UninstallOptions {
 export function uninstallCrdCommand(): Command {
   return new Command('uninstall-crd')
     .description('delete the Member CustomResourceDefinition, and with it every Member in every namespace')
-    .option('--yes', 'confirm: every Member in the cluster is deleted with the CRD', false)
+    .option('--yes', 'confirm: every Member in the cluster is deleted with the CRD')
     .option('--no-wait', 'return as soon as the deletion was accepted')
     .addOption(
       new Option('--timeout <duration>', 'how long to wait for the CRD to be gone').default(60_000, '60s').argParser(parseDuration),

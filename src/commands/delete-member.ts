@@ -7,9 +7,9 @@ import { runContext } from './context.js';
 import { parseDuration } from './parse.js';
 
 interface DeleteOptions {
-  all: boolean;
-  ignoreNotFound: boolean;
-  wait: boolean;
+  all?: boolean;
+  ignoreNotFound?: boolean;
+  wait?: boolean;
   timeout: number;
 }
 
@@ -17,9 +17,9 @@ export function deleteMemberCommand(): Command {
   return new Command('delete-member')
     .description('delete Members by name, or every Member in the namespace')
     .argument('[names...]', 'the Members to delete')
-    .option('--all', 'delete every Member in the namespace', false)
-    .option('--ignore-not-found', 'a Member that does not exist is not an error', false)
-    .option('--wait', 'wait until the Members are gone (they may have finalizers)', false)
+    .option('--all', 'delete every Member in the namespace')
+    .option('--ignore-not-found', 'a Member that does not exist is not an error')
+    .option('--wait', 'wait until the Members are gone (they may have finalizers)')
     .addOption(new Option('--timeout <duration>', 'how long --wait waits').default(60_000, '60s').argParser(parseDuration))
     .addHelpText(
       'after',
@@ -31,7 +31,7 @@ Examples:
     )
     .action(async (names: string[], options: DeleteOptions, cmd: Command) => {
       const ctx = runContext(cmd);
-      if (options.all === names.length > 0) throw usageError('give member NAMEs or --all, not both and not neither');
+      if ((options.all === true) === names.length > 0) throw usageError('give member NAMEs or --all, not both and not neither');
       for (const name of names) checkName(name);
       const kube = await ctx.kube();
       const members = await import('../members/delete.js');

@@ -10,15 +10,15 @@ import { type RunContext, runContext } from './context.js';
 import { collect, parseDuration, parsePositiveInt } from './parse.js';
 
 interface WatchFlags {
-  allNamespaces: boolean;
+  allNamespaces?: boolean;
   selector?: string;
   fieldSelector?: string;
   output: 'text' | 'json';
-  timestamps: boolean;
-  verbose: boolean;
-  watchOnly: boolean;
+  timestamps?: boolean;
+  verbose?: boolean;
+  watchOnly?: boolean;
   for: string[];
-  inOrder: boolean;
+  inOrder?: boolean;
   timeout?: number;
   count?: number;
   readyFile?: string;
@@ -31,7 +31,7 @@ type StopReason = 'done' | 'timeout' | 'SIGINT' | 'SIGTERM';
 export function watchCommand(): Command {
   return new Command('watch')
     .description('greet every Member that appears and see off every one that leaves, resuming across disconnects')
-    .option('-A, --all-namespaces', 'watch every namespace; names read NAMESPACE/NAME', false)
+    .option('-A, --all-namespaces', 'watch every namespace; names read NAMESPACE/NAME')
     .option('-l, --selector <selector>', 'only members matching this label selector, e.g. role=lead')
     .option('--field-selector <selector>', 'only members matching this field selector, e.g. metadata.name=patrick')
     .addOption(
@@ -39,11 +39,11 @@ export function watchCommand(): Command {
         .choices(['text', 'json'])
         .default('text'),
     )
-    .option('--timestamps', 'prefix each line with the time the event was seen', false)
-    .option('--verbose', 'also show updates that leave the team as it was', false)
-    .option('--watch-only', 'do not greet the members that exist already', false)
+    .option('--timestamps', 'prefix each line with the time the event was seen')
+    .option('--verbose', 'also show updates that leave the team as it was')
+    .option('--watch-only', 'do not greet the members that exist already')
     .option('--for <condition>', 'exit 0 once this holds: added:NAME, deleted:NAME, team:NAME=TEAM; repeatable', collect, [])
-    .option('--in-order', 'the --for conditions must hold in the order given', false)
+    .option('--in-order', 'the --for conditions must hold in the order given')
     .addOption(new Option('--timeout <duration>', 'give up after this long (exit 5, naming what is unmet)').argParser(parseDuration))
     .addOption(new Option('--count <n>', 'exit 0 after N printed events').argParser(parsePositiveInt))
     .option('--ready-file <path>', 'create this file once existing members are listed and the watch is live')
@@ -78,7 +78,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   const kube = await ctx.kube();
   const { watchMembers } = await import('../watcher/watcher.js');
   const namespace = flags.allNamespaces ? undefined : kube.namespace;
-  const tracker = new ConditionTracker(conditions, flags.inOrder);
+  const tracker = new ConditionTracker(conditions, flags.inOrder === true);
   const stopper = new Stopper(flags.timeout);
   const status = new StatusReporter(
     ctx.term,
@@ -170,9 +170,9 @@ class CommandSink implements WatchSink {
     this.stopper = parts.stopper;
     this.printer = new EventPrinter(ctx.term, {
       format: flags.output,
-      qualified: flags.allNamespaces,
-      timestamps: flags.timestamps,
-      verbose: flags.verbose,
+      qualified: flags.allNamespaces === true,
+      timestamps: flags.timestamps === true,
+      verbose: flags.verbose === true,
     });
   }
 

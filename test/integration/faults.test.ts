@@ -44,13 +44,20 @@ async function finish(
   return { ...history.assertMatches(watch.lines), stderr: result.stderr };
 }
 
+/** A fault proxy in front of the API server, and a kubeconfig that goes through it. */
+function useProxy(env: TestEnv): { proxy: TcpProxy; kubeconfig: string } {
+  const proxied = {} as { proxy: TcpProxy; kubeconfig: string };
+  before(async () => {
+    proxied.proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
+    proxied.kubeconfig = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxied.proxy.port}` });
+  });
+  after(async () => proxied.proxy?.close());
+  return proxied;
+}
+
 describe('with the watch cache (the default)', () => {
   const env = useControlPlane();
-  let proxy: TcpProxy;
-  before(async () => {
-    proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
-  });
-  after(async () => proxy?.close());
+  const proxied = useProxy(env);
 
   test('kube-apiserver stopped and restarted while members come and go: nothing lost, nothing twice', async () => {
     const ns = await env.cluster.createNamespace('restart');
@@ -71,7 +78,7 @@ describe('with the watch cache (the default)', () => {
     const ns = await env.cluster.createNamespace('cut');
     const history = new ClusterHistory(env, ns);
     await history.churn(3);
-    const through = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` });
+    const { proxy, kubeconfig: through } = proxied;
     const watch = await watchJson(env, history, ns, { kubeconfig: through });
     for (let cut = 0; cut < 5; cut++) {
       await history.churn(2);
@@ -88,7 +95,7 @@ describe('with the watch cache (the default)', () => {
   test('a silent connection is treated as dead and replaced', async () => {
     const ns = await env.cluster.createNamespace('silent');
     const history = new ClusterHistory(env, ns);
-    const through = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` });
+    const { proxy, kubeconfig: through } = proxied;
     const watch = await watchJson(env, history, ns, { kubeconfig: through, extra: ['--watch-timeout', '2s'] });
     await history.churn(2);
     proxy.setMode('blackhole');
@@ -137,17 +144,13 @@ describe('the store and the resource type going away', () => {
 
 describe('without the watch cache, so that compaction expires resource versions', () => {
   const env = useControlPlane({ watchCache: false });
-  let proxy: TcpProxy;
-  before(async () => {
-    proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
-  });
-  after(async () => proxy?.close());
+  const proxied = useProxy(env);
 
   test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async () => {
     const ns = await env.cluster.createNamespace('gone');
     const history = new ClusterHistory(env, ns);
     await history.churn(6);
-    const through = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` });
+    const { proxy, kubeconfig: through } = proxied;
     const watch = await watchJson(env, history, ns, { kubeconfig: through });
     proxy.setMode('refuse');
     proxy.cutAll();
