@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { ClusterHistory } from './history.js';
 import { type TestEnv, useControlPlane, waitFor } from './support.js';
@@ -22,7 +23,10 @@ async function watchJson(
     ['-n', ns, 'watch', '-o', 'json', '--ready-file', ready, ...extra],
     kubeconfig === undefined ? {} : { kubeconfig },
   );
-  await waitFor('the watch to be ready', () => existsSync(ready) || undefined, 30_000);
+  await waitFor('the watch to be ready', () => existsSync(ready) || undefined, 30_000).catch((err: Error) => {
+    watch.kill('SIGKILL');
+    throw new Error(`${err.message}; it said: ${watch.stderr()}`);
+  });
   return watch;
 }
 
@@ -111,6 +115,38 @@ describe('with the watch cache (the default)', () => {
 
 describe('the store and the resource type going away', () => {
   const env = useControlPlane();
+
+  test('429 with Retry-After and 503 answers: backoff, no hot loop, nothing lost', async () => {
+    const ns = await env.cluster.createNamespace('throttle');
+    const history = new ClusterHistory(env, ns);
+    const faults = await startHttpFaultProxy(env.cp);
+    let watch: Awaited<ReturnType<typeof watchJson>> | undefined;
+    try {
+      await history.churn(2);
+      watch = await watchJson(env, history, ns, { kubeconfig: faults.kubeconfig });
+      const counted = async (fault: { status: number; retryAfterSeconds?: number }): Promise<number> => {
+        const before = faults.requests;
+        faults.inject(fault);
+        await history.churn(2);
+        await sleep(5_000);
+        faults.inject(undefined);
+        return faults.requests - before;
+      };
+      // Retry-After 2 over about 5 s: a handful of tries, not hundreds.
+      const throttled = await counted({ status: 429, retryAfterSeconds: 2 });
+      assert.ok(throttled >= 2 && throttled <= 5, `${throttled} requests while throttled`);
+      // The backoff keeps growing (no healthy connection in between): at most a few tries in 5 s.
+      const failing = await counted({ status: 503 });
+      assert.ok(failing >= 1 && failing <= 6, `${failing} requests while the server failed`);
+      await history.churn(2);
+      const outcome = await finish(history, watch);
+      assert.match(outcome.stderr, /HTTP 429/);
+      assert.match(outcome.stderr, /HTTP 503/);
+    } finally {
+      watch?.kill('SIGKILL');
+      await faults.close();
+    }
+  });
 
   test('etcd stopped and restarted: nothing lost, nothing twice', async () => {
     const ns = await env.cluster.createNamespace('etcd');

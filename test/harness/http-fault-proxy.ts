@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ControlPlane } from './control-plane.js';
+
+export interface Fault {
+  status: number;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * An HTTPS proxy in front of the API server that can answer with errors of its own (429, 5xx),
+ * which a TCP proxy cannot: it terminates TLS with its own certificate and counts the requests.
+ */
+export interface HttpFaultProxy {
+  readonly kubeconfig: string;
+  /** Requests received so far (answered or forwarded). */
+  readonly requests: number;
+  /** From now on answer every request with this fault (undefined: forward again); open streams are cut. */
+  inject(fault: Fault | undefined): void;
+  close(): Promise<void>;
+}
+
+export async function startHttpFaultProxy(cp: ControlPlane): Promise<HttpFaultProxy> {
+  const key = join(cp.dir, 'fault-proxy.key');
+  const cert = join(cp.dir, 'fault-proxy.crt');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const proxy = new FaultProxy(cp, readFileSync(key), readFileSync(cert));
+  const port = await proxy.listen();
+  const config = JSON.parse(readFileSync(cp.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, string> }> };
+  for (const { cluster } of config.clusters) {
+    cluster.server = `https://127.0.0.1:${port}`;
+    cluster['certificate-authority'] = cert;
+  }
+  const kubeconfig = join(cp.dir, `kubeconfig-fault-proxy-${port}`);
+  writeFileSync(kubeconfig, JSON.stringify(config), { mode: 0o600 });
+  return Object.assign(proxy, { kubeconfig });
+}
+
+class FaultProxy {
+  private readonly server: https.Server;
+  private readonly open = new Set<ServerResponse>();
+  private fault: Fault | undefined;
+  private count = 0;
+
+  constructor(
+    private readonly cp: ControlPlane,
+    key: Buffer,
+    cert: Buffer,
+  ) {
+    this.server = https.createServer({ key, cert }, (req, res) => this.handle(req, res));
+  }
+
+  get requests(): number {
+    return this.count;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port)));
+  }
+
+  inject(fault: Fault | undefined): void {
+    this.fault = fault;
+    for (const res of this.open) res.destroy();
+    this.open.clear();
+  }
+
+  close(): Promise<void> {
+    this.inject(undefined);
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.count += 1;
+    if (this.fault) return this.answer(res, this.fault);
+    this.open.add(res);
+    res.on('close', () => this.open.delete(res));
+    const upstream = https.request(
+      new URL(req.url ?? '/', this.cp.server),
+      { method: req.method, headers: req.headers, ca: readFileSync(this.cp.caFile) },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // A watch answers its headers long before its first event: pass them on at once, as the API server does.
+        res.flushHeaders();
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  }
+
+  private answer(res: ServerResponse, fault: Fault): void {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+    res.writeHead(fault.status, headers);
+    res.end(
+      JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected ${fault.status}`, code: fault.status }),
+    );
+  }
+}
