@@ -86,7 +86,7 @@ test('a namespace survives an apiserver restart', async () => {
   assert.equal(ns.metadata?.name, name);
 });
 
-test('the proxy forwards, cuts, refuses and blackholes', async (t) => {
+test('the proxy forwards, cuts, refuses, blackholes and trickles', async (t) => {
   const port = Number(new URL(cp.server).port);
   const proxy = await startTcpProxy(port);
   t.after(() => proxy.close());
@@ -109,6 +109,13 @@ test('the proxy forwards, cuts, refuses and blackholes', async (t) => {
 
   proxy.setMode('blackhole');
   await assert.rejects(get('/version', cp.adminToken, via, 500), /timeout/);
+
+  // About 3 KB/s: a TLS handshake and a small answer take seconds, but they do arrive.
+  proxy.setMode('trickle');
+  const started = Date.now();
+  assert.equal((await get('/version', cp.adminToken, via, 30_000)).status, 200);
+  assert.ok(Date.now() - started > 500, `trickled answer came in ${Date.now() - started} ms`);
+  assert.ok(proxy.trickled > 1000, `${proxy.trickled} bytes trickled`);
 
   proxy.setMode('pass');
   assert.equal((await get('/version', cp.adminToken, via)).status, 200);

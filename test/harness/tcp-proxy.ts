@@ -1,12 +1,18 @@
 import net from 'node:net';
 
-export type ProxyMode = 'pass' | 'refuse' | 'blackhole';
+export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'trickle';
+
+/** A slow link: this many bytes, then a pause, in both directions (about 3 KB/s). */
+const TRICKLE_BYTES = 64;
+const TRICKLE_PAUSE_MS = 20;
 
 export interface TcpProxy {
   readonly port: number;
   cutAll(): void;
   setMode(mode: ProxyMode): void;
   readonly connections: number;
+  /** Bytes that went through in trickle mode: proof that the slow path was taken. */
+  readonly trickled: number;
   close(): Promise<void>;
 }
 
@@ -19,6 +25,7 @@ class Proxy implements TcpProxy {
   private readonly pairs = new Set<Pair>();
   private mode: ProxyMode = 'pass';
   private accepted = 0;
+  private trickledBytes = 0;
   private closed: Promise<void> | undefined;
 
   constructor(
@@ -32,6 +39,10 @@ class Proxy implements TcpProxy {
 
   get connections(): number {
     return this.accepted;
+  }
+
+  get trickled(): number {
+    return this.trickledBytes;
   }
 
   setMode(mode: ProxyMode): void {
@@ -83,6 +94,12 @@ class Proxy implements TcpProxy {
   private forward(from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk: Buffer) => {
       if (this.mode === 'blackhole') return;
+      if (this.mode === 'trickle') {
+        // Paused while it drips, so later chunks cannot overtake this one.
+        from.pause();
+        void this.drip(chunk, to).then(() => from.resume());
+        return;
+      }
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
@@ -91,6 +108,14 @@ class Proxy implements TcpProxy {
     from.once('end', () => {
       if (this.mode !== 'blackhole') to.end();
     });
+  }
+
+  private async drip(chunk: Buffer, to: net.Socket): Promise<void> {
+    for (let at = 0; at < chunk.length && !to.destroyed; at += TRICKLE_BYTES) {
+      to.write(chunk.subarray(at, at + TRICKLE_BYTES));
+      this.trickledBytes += Math.min(TRICKLE_BYTES, chunk.length - at);
+      await new Promise((r) => setTimeout(r, TRICKLE_PAUSE_MS));
+    }
   }
 }
 

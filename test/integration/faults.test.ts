@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
-import { ClusterHistory } from './history.js';
+import { ClusterHistory, describeTally, type Tally } from './history.js';
 import { type TestEnv, useControlPlane, waitFor } from './support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -30,10 +30,7 @@ async function watchJson(
   return watch;
 }
 
-async function finish(
-  history: ClusterHistory,
-  watch: ReturnType<TestEnv['spawn']>,
-): Promise<{ events: number; relisted: number; stderr: string }> {
+async function finish(t: TestContext, history: ClusterHistory, watch: ReturnType<TestEnv['spawn']>): Promise<Tally & { stderr: string }> {
   try {
     await waitFor('the watcher to catch up', () => history.caughtUp(watch.lines) || undefined, 30_000).catch((err: Error) => {
       throw new Error(`${err.message}; watcher said:\n${watch.stderr()}\nprinted:\n${watch.lines.join('\n')}`);
@@ -45,7 +42,9 @@ async function finish(
   }
   const result = await watch.done;
   assert.equal(result.code, 0, result.stderr);
-  return { ...history.assertMatches(watch.lines), stderr: result.stderr };
+  const tally = history.assertMatches(watch.lines);
+  t.diagnostic(describeTally(tally));
+  return { ...tally, stderr: result.stderr };
 }
 
 /** A fault proxy in front of the API server, and a kubeconfig that goes through it. */
@@ -63,7 +62,7 @@ describe('with the watch cache (the default)', () => {
   const env = useControlPlane();
   const proxied = useProxy(env);
 
-  test('kube-apiserver stopped and restarted while members come and go: nothing lost, nothing twice', async () => {
+  test('kube-apiserver stopped and restarted while members come and go: nothing lost, nothing twice', async (t) => {
     const ns = await env.cluster.createNamespace('restart');
     const history = new ClusterHistory(env, ns);
     await history.churn(4);
@@ -74,11 +73,11 @@ describe('with the watch cache (the default)', () => {
       await Promise.all([env.cp.startApiserver(), history.churn(2)]);
     }
     await history.churn(3);
-    const outcome = await finish(history, watch);
+    const outcome = await finish(t, history, watch);
     assert.match(outcome.stderr, /reconnect/);
   });
 
-  test('connections cut through a proxy, again and again: nothing lost, nothing twice', async () => {
+  test('connections cut through a proxy, again and again: nothing lost, nothing twice', async (t) => {
     const ns = await env.cluster.createNamespace('cut');
     const history = new ClusterHistory(env, ns);
     await history.churn(3);
@@ -91,12 +90,31 @@ describe('with the watch cache (the default)', () => {
       await sleep(1_500);
     }
     await history.churn(2);
-    const outcome = await finish(history, watch);
+    const outcome = await finish(t, history, watch);
     assert.ok(proxy.connections >= 4, `the watcher reconnected (${proxy.connections} connections)`);
     assert.equal(outcome.relisted, 0, 'the watch cache still had every resourceVersion: resumed, not relisted');
   });
 
-  test('a silent connection is treated as dead and replaced', async () => {
+  test('a slow trickle of a connection: events arrive late, none lost, none twice', async (t) => {
+    const ns = await env.cluster.createNamespace('trickle');
+    const history = new ClusterHistory(env, ns);
+    await history.churn(2);
+    const { proxy, kubeconfig: through } = proxied;
+    const watch = await watchJson(env, history, ns, { kubeconfig: through });
+    const before = proxy.trickled;
+    proxy.setMode('trickle');
+    await history.churn(3);
+    // Also reconnect over the slow link: the TLS handshake and the resumed watch take seconds.
+    proxy.cutAll();
+    await history.churn(2);
+    await sleep(6_000);
+    proxy.setMode('pass');
+    await history.churn(2);
+    await finish(t, history, watch);
+    assert.ok(proxy.trickled - before > 2000, `${proxy.trickled - before} bytes went through the slow link`);
+  });
+
+  test('a silent connection is treated as dead and replaced', async (t) => {
     const ns = await env.cluster.createNamespace('silent');
     const history = new ClusterHistory(env, ns);
     const { proxy, kubeconfig: through } = proxied;
@@ -108,7 +126,7 @@ describe('with the watch cache (the default)', () => {
     await sleep(5_000);
     proxy.setMode('pass');
     await history.churn(2);
-    const outcome = await finish(history, watch);
+    const outcome = await finish(t, history, watch);
     assert.match(outcome.stderr, /no answer|reconnect/);
   });
 });
@@ -116,7 +134,7 @@ describe('with the watch cache (the default)', () => {
 describe('the store and the resource type going away', () => {
   const env = useControlPlane();
 
-  test('429 with Retry-After and 503 answers: backoff, no hot loop, nothing lost', async () => {
+  test('429 with Retry-After and 503 answers: backoff, no hot loop, nothing lost', async (t) => {
     const ns = await env.cluster.createNamespace('throttle');
     const history = new ClusterHistory(env, ns);
     const faults = await startHttpFaultProxy(env.cp);
@@ -139,7 +157,7 @@ describe('the store and the resource type going away', () => {
       const failing = await counted({ status: 503 });
       assert.ok(failing >= 1 && failing <= 6, `${failing} requests while the server failed`);
       await history.churn(2);
-      const outcome = await finish(history, watch);
+      const outcome = await finish(t, history, watch);
       assert.match(outcome.stderr, /HTTP 429/);
       assert.match(outcome.stderr, /HTTP 503/);
     } finally {
@@ -148,7 +166,7 @@ describe('the store and the resource type going away', () => {
     }
   });
 
-  test('etcd stopped and restarted: nothing lost, nothing twice', async () => {
+  test('etcd stopped and restarted: nothing lost, nothing twice', async (t) => {
     const ns = await env.cluster.createNamespace('etcd');
     const history = new ClusterHistory(env, ns);
     await history.churn(3);
@@ -158,7 +176,7 @@ describe('the store and the resource type going away', () => {
     await sleep(2_000);
     await env.cp.startEtcd();
     await history.churn(3);
-    await finish(history, watch);
+    await finish(t, history, watch);
   });
 
   test('the CRD deleted and recreated while watching: goodbyes for everyone, then recovery', async () => {
@@ -182,7 +200,7 @@ describe('without the watch cache, so that compaction expires resource versions'
   const env = useControlPlane({ watchCache: false });
   const proxied = useProxy(env);
 
-  test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async () => {
+  test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async (t) => {
     const ns = await env.cluster.createNamespace('gone');
     const history = new ClusterHistory(env, ns);
     await history.churn(6);
@@ -199,7 +217,7 @@ describe('without the watch cache, so that compaction expires resource versions'
     await env.cp.compact();
     proxy.setMode('pass');
     await history.churn(2);
-    const outcome = await finish(history, watch);
+    const outcome = await finish(t, history, watch);
     assert.ok(outcome.relisted > 0, 'what happened while cut off came from a relist');
     assert.match(outcome.stderr, /relisting/);
   });

@@ -25,7 +25,8 @@ export class ClusterHistory {
     private readonly namespace: string,
   ) {}
 
-  async create(team?: string): Promise<void> {
+  /** Returns the member's name if the server holds it afterwards. */
+  async create(team?: string): Promise<string | undefined> {
     const name = `m${++this.next}`;
     try {
       await this.env.createMember(this.namespace, name, team);
@@ -36,7 +37,9 @@ export class ClusterHistory {
     if (held) {
       this.created.set(held.metadata.uid, name);
       this.live.set(name, held.metadata.uid);
+      return name;
     }
+    return undefined;
   }
 
   async remove(): Promise<void> {
@@ -99,17 +102,50 @@ export class ClusterHistory {
     );
   }
 
+  /** Welcomes and goodbyes counted against what happened: the figures docs/reliability.md reports. */
+  compare(lines: readonly string[]): Tally {
+    const { events, added, deleted } = split(lines);
+    const welcomed = new Set(added);
+    const seenOff = new Set(deleted);
+    return {
+      produced: this.created.size + this.deleted.size,
+      seen: added.length + deleted.length,
+      missing:
+        [...this.created.keys()].filter((uid) => !welcomed.has(uid)).length + [...this.deleted].filter((uid) => !seenOff.has(uid)).length,
+      duplicated: duplicates(added).length + duplicates(deleted).length,
+      relisted: events.filter((e) => e.source === 'relist').length,
+    };
+  }
+
   /** Every member welcomed once, every departure seen off once: nothing missing, nothing twice. */
-  assertMatches(lines: readonly string[]): { events: number; relisted: number } {
-    const events = ClusterHistory.events(lines);
-    const added = events.filter((e) => e.type === 'ADDED').map((e) => e.uid);
-    const deleted = events.filter((e) => e.type === 'DELETED').map((e) => e.uid);
+  assertMatches(lines: readonly string[]): Tally {
+    const { added, deleted } = split(lines);
     assert.deepEqual(duplicates(added), [], 'a member was welcomed twice');
     assert.deepEqual(duplicates(deleted), [], 'a member was seen off twice');
     assert.deepEqual(new Set(added), new Set(this.created.keys()), 'welcomes differ from the members created');
     assert.deepEqual(new Set(deleted), this.deleted, 'goodbyes differ from the members deleted');
-    return { events: events.length, relisted: events.filter((e) => e.source === 'relist').length };
+    return this.compare(lines);
   }
+}
+
+/** Welcomes and goodbyes only: team changes are not counted. */
+export interface Tally {
+  produced: number;
+  seen: number;
+  missing: number;
+  duplicated: number;
+  relisted: number;
+}
+
+/** One line for a test's diagnostics. */
+export function describeTally(t: Tally): string {
+  return `events produced ${t.produced}, seen ${t.seen}, missing ${t.missing}, duplicated ${t.duplicated}, from a relist ${t.relisted}`;
+}
+
+function split(lines: readonly string[]): { events: Event[]; added: string[]; deleted: string[] } {
+  const events = ClusterHistory.events(lines);
+  const uids = (type: string): string[] => events.filter((e) => e.type === type).map((e) => e.uid);
+  return { events, added: uids('ADDED'), deleted: uids('DELETED') };
 }
 
 function duplicates(values: string[]): string[] {
