@@ -1,9 +1,12 @@
 // Bundles the CLI: start-up is dominated by module loading, and one bundle with lazily loaded
 // chunks (the client library is only loaded by commands that talk to a cluster) starts several times faster.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+
+// Chunk names carry content hashes: without a clean start, stale chunks from earlier builds pile up in dist/.
+rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
 
 await build({
   entryPoints: { cli: 'src/cli.ts' },
