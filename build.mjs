@@ -5,6 +5,29 @@ import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
+/**
+ * Loading the client library is most of the start-up of every command that talks to a cluster. Its modules
+ * have no import-time side effects (none is imported for effect alone), so they may be tree-shaken: only
+ * KubeConfig and what it reaches stay, not the generated API client. KubeConfig takes `Headers` from
+ * node-fetch for `applyToFetchOptions` alone, which member-watch never calls (src/kube/http.ts uses
+ * node:https); Node's own `Headers` stands in, so node-fetch and its Unicode tables (about 300 KB) stay out.
+ */
+const slimClientLibrary = {
+  name: 'slim-client-library',
+  setup(build) {
+    build.onResolve({ filter: /^node-fetch$/ }, () => ({ path: 'node-fetch', namespace: 'node-fetch-shim' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-fetch-shim' }, () => ({
+      contents: 'export const Headers = globalThis.Headers; export default globalThis.fetch;',
+      loader: 'js',
+    }));
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === 'resolving' || !args.importer.includes('@kubernetes/client-node')) return undefined;
+      const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
+      return resolved.path.includes('@kubernetes/client-node') ? { ...resolved, sideEffects: false } : undefined;
+    });
+  },
+};
+
 // Chunk names carry content hashes: without a clean start, stale chunks from earlier builds pile up in dist/.
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
 
@@ -25,5 +48,6 @@ await build({
   define: { __VERSION__: JSON.stringify(version) },
   // Some bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __mwCreateRequire } from 'node:module'; const require = __mwCreateRequire(import.meta.url);" },
+  plugins: [slimClientLibrary],
   logLevel: 'warning',
 });
