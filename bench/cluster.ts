@@ -8,15 +8,23 @@ import { cli, timeProcess } from './lib.js';
 export const GROUP = 'helloworld.apimeister.com';
 export const CREATE_CONCURRENCY = 32;
 
+/** What the greeting and memory tests watch: one namespace (`-n`), or every namespace (`-A`). */
+export type Scope = { namespace: string } | { allNamespaces: true };
+
+/** The same flags select the scope for kubectl and for member-watch (after `watch`: -A is its own flag). */
+export function scopeFlags(scope: Scope): string[] {
+  return 'namespace' in scope ? ['-n', scope.namespace] : ['-A'];
+}
+
 export interface BenchCluster {
   readonly cp: ControlPlane;
   /** Global flags that point the CLI at this cluster. */
   readonly cliFlags: string[];
   newNamespace(prefix: string): Promise<string>;
-  /** Creates members NAME-0..NAME-(count-1); onCreated gets each name once its POST answered 201. */
-  createMembers(namespace: string, count: number, onCreated?: (name: string) => void): Promise<void>;
+  /** Creates members member-FIRST..member-(FIRST+count-1); onCreated gets each name once its POST answered 201. */
+  createMembers(namespace: string, count: number, opts?: { first?: number; onCreated?: (name: string) => void }): Promise<void>;
   /** The raw watch URL, as curl would ask for it. */
-  watchUrl(namespace: string): string;
+  watchUrl(scope: Scope): string;
   close(): void;
 }
 
@@ -66,11 +74,11 @@ function memberBody(name: string, i: number): object {
   return { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name }, spec: { memberOf: `team-${i % 10}` } };
 }
 
-async function createAll(api: Api, namespace: string, count: number, onCreated: (name: string) => void): Promise<void> {
+async function createAll(api: Api, namespace: string, count: number, first: number, onCreated: (name: string) => void): Promise<void> {
   const path = `/apis/${GROUP}/v1/namespaces/${namespace}/members`;
-  let next = 0;
+  let next = first;
   const worker = async (): Promise<void> => {
-    while (next < count) {
+    while (next < first + count) {
       const i = next++;
       const name = `member-${i}`;
       await api.create(path, memberBody(name, i));
@@ -98,8 +106,10 @@ export async function startBenchCluster(): Promise<BenchCluster> {
       await api.create('/api/v1/namespaces', { metadata: { name } });
       return name;
     },
-    createMembers: (namespace, count, onCreated = () => undefined) => createAll(api, namespace, count, onCreated),
-    watchUrl: (namespace) => `${cp.server}/apis/${GROUP}/v1/namespaces/${namespace}/members?watch=1&resourceVersion=0`,
+    createMembers: (namespace, count, { first = 0, onCreated = () => undefined } = {}) =>
+      createAll(api, namespace, count, first, onCreated),
+    watchUrl: (scope) =>
+      `${cp.server}/apis/${GROUP}/v1/${'namespace' in scope ? `namespaces/${scope.namespace}/` : ''}members?watch=1&resourceVersion=0`,
     close: () => api.close(),
   };
 }

@@ -1,6 +1,6 @@
 // The results as markdown tables: medians, ratios against the peer measured in the same run, and the verdict.
 import { cpus } from 'node:os';
-import type { Results } from './run.js';
+import type { Results, Settings } from './run.js';
 import { ms, ratio } from './lib.js';
 
 type Row = readonly string[];
@@ -30,6 +30,10 @@ function startupSection(r: Results): string {
   );
 }
 
+function scopeNote(s: Settings): string {
+  return s.allNamespaces === undefined ? '' : `, \`-A\` with the members spread over ${s.allNamespaces} namespaces`;
+}
+
 function greetingSection(r: Results): string {
   if (r.greeting.length === 0) return '';
   const rows = r.greeting.flatMap((g) => [
@@ -53,7 +57,7 @@ function greetingSection(r: Results): string {
     [String(g.members), '`curl` raw watch', ms(g.curl), ratio(g.curl, g.kubectl), '1.00x', ''],
   ]);
   return (
-    '### Initial greeting (time until the N-th line)\n\n' +
+    `### Initial greeting (time until the N-th line)${scopeNote(r.settings)}\n\n` +
     table(['N', 'tool', 'median', 'vs kubectl', 'vs curl', 'target < kubectl, ≤ 1.5x curl'], rows)
   );
 }
@@ -82,7 +86,7 @@ function memorySection(r: Results): string {
     verdict(m.watcher < 2 * m.baselineMap),
   ]);
   return (
-    '### Peak RSS (`/usr/bin/time -f %M`)\n\n' +
+    `### Peak RSS (\`/usr/bin/time -f %M\`)${scopeNote(r.settings)}\n\n` +
     table(['N', '`watch --count N -o json`', 'node + Map of N {name, team}', '`node -e 0`', 'ratio', 'target < 2x'], rows)
   );
 }
@@ -104,7 +108,7 @@ export function renderReport(r: Results): string {
   const header =
     `## member-watch benchmark\n\n` +
     `Medians over ${s.runs} runs (cold start: ${Math.max(10, s.runs)} runs); ${cpus().length} CPUs, Node ${process.version}.\n` +
-    `Command: \`npm run bench -- --members ${s.members.join(',')} --runs ${s.runs} --live ${s.live} --apply ${s.apply}\`\n`;
+    `Command: \`npm run bench --${s.argv.map((arg) => ` ${arg}`).join('')}\`\n`;
   const sections = [startupSection(r), greetingSection(r), liveSection(r), memorySection(r), applySection(r)];
   return [header, ...sections.filter((x) => x !== '')].join('\n');
 }

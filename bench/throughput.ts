@@ -39,7 +39,7 @@ async function oneRun(cluster: BenchCluster, count: number): Promise<RunTimes> {
   try {
     await waitForFile(readyFile, 30_000);
     const driveStart = performance.now();
-    await cluster.createMembers(namespace, count, (name) => createdAt.set(name, performance.now()));
+    await cluster.createMembers(namespace, count, { onCreated: (name) => createdAt.set(name, performance.now()) });
     const driveEnd = performance.now();
     await watcher.linesReached(count, 120_000);
     return { createdAt, printedAt, driveStart, driveEnd };
