@@ -36,26 +36,22 @@ function scopeNote(s: Settings): string {
 
 function greetingSection(r: Results): string {
   if (r.greeting.length === 0) return '';
-  const rows = r.greeting.flatMap((g) => [
-    [
+  const rows = r.greeting.flatMap((g) => {
+    const ours = (tool: string, time: number): string[] => [
       String(g.members),
-      '`watch -o json`',
-      ms(g.json),
-      ratio(g.json, g.kubectl),
-      ratio(g.json, g.curl),
-      verdict(g.json < g.kubectl && g.json <= 1.5 * g.curl),
-    ],
-    [
-      String(g.members),
-      '`watch` (text)',
-      ms(g.text),
-      ratio(g.text, g.kubectl),
-      ratio(g.text, g.curl),
-      verdict(g.text < g.kubectl && g.text <= 1.5 * g.curl),
-    ],
-    [String(g.members), '`kubectl get -w -o name`', ms(g.kubectl), '1.00x', ratio(g.kubectl, g.curl), ''],
-    [String(g.members), '`curl` raw watch', ms(g.curl), ratio(g.curl, g.kubectl), '1.00x', ''],
-  ]);
+      tool,
+      ms(time),
+      ratio(time, g.kubectl),
+      ratio(time, g.curl),
+      verdict(time < g.kubectl && time <= 1.5 * g.curl),
+    ];
+    return [
+      ours('`watch -o json`', g.json),
+      ours('`watch` (text)', g.text),
+      [String(g.members), '`kubectl get -w -o name`', ms(g.kubectl), '1.00x', ratio(g.kubectl, g.curl), ''],
+      [String(g.members), '`curl` raw watch', ms(g.curl), ratio(g.curl, g.kubectl), '1.00x', ''],
+    ];
+  });
   return (
     `### Initial greeting (time until the N-th line)${scopeNote(r.settings)}\n\n` +
     table(['N', 'tool', 'median', 'vs kubectl', 'vs curl', 'target < kubectl, ≤ 1.5x curl'], rows)
