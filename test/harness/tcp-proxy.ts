@@ -19,6 +19,8 @@ export interface TcpProxy {
 interface Pair {
   client: net.Socket;
   upstream: net.Socket | undefined;
+  /** Bytes still dripping in trickle mode: a close or end from one side waits for them, as a slow link would. */
+  dripping: Set<Promise<void>>;
 }
 
 class Proxy implements TcpProxy {
@@ -70,11 +72,13 @@ class Proxy implements TcpProxy {
       client.resetAndDestroy();
       return;
     }
-    const pair: Pair = { client, upstream: undefined };
+    const pair: Pair = { client, upstream: undefined, dripping: new Set() };
     this.pairs.add(pair);
     const forget = (): void => {
-      destroyPair(pair);
-      this.pairs.delete(pair);
+      void afterDrips(pair, () => {
+        destroyPair(pair);
+        this.pairs.delete(pair);
+      });
     };
     client.once('close', forget);
     // a connection accepted while blackholed never reaches the target: a silent, half-open peer
@@ -87,17 +91,21 @@ class Proxy implements TcpProxy {
     pair.upstream = upstream;
     upstream.on('error', () => undefined);
     upstream.once('close', forget);
-    this.forward(pair.client, upstream);
-    this.forward(upstream, pair.client);
+    this.forward(pair, pair.client, upstream);
+    this.forward(pair, upstream, pair.client);
   }
 
-  private forward(from: net.Socket, to: net.Socket): void {
+  private forward(pair: Pair, from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk: Buffer) => {
       if (this.mode === 'blackhole') return;
       if (this.mode === 'trickle') {
         // Paused while it drips, so later chunks cannot overtake this one.
         from.pause();
-        void this.drip(chunk, to).then(() => from.resume());
+        const dripped = this.drip(chunk, to).then(() => {
+          pair.dripping.delete(dripped);
+          from.resume();
+        });
+        pair.dripping.add(dripped);
         return;
       }
       if (!to.write(chunk)) {
@@ -106,7 +114,7 @@ class Proxy implements TcpProxy {
       }
     });
     from.once('end', () => {
-      if (this.mode !== 'blackhole') to.end();
+      if (this.mode !== 'blackhole') void afterDrips(pair, () => to.end());
     });
   }
 
@@ -117,6 +125,11 @@ class Proxy implements TcpProxy {
       await new Promise((r) => setTimeout(r, TRICKLE_PAUSE_MS));
     }
   }
+}
+
+async function afterDrips(pair: Pair, then: () => void): Promise<void> {
+  await Promise.all(pair.dripping);
+  then();
 }
 
 function destroyPair(pair: Pair): void {
