@@ -17,6 +17,10 @@ interface Event {
 export class ClusterHistory {
   readonly created = new Map<string, string>();
   readonly deleted = new Set<string>();
+  /** A label for what the test is doing now (a fault): figures can be told apart by it. */
+  phase = '';
+  /** `ADDED:uid` or `DELETED:uid` → the phase in which that happened. */
+  private readonly phaseOf = new Map<string, string>();
   private readonly live = new Map<string, string>();
   private next = 0;
 
@@ -36,6 +40,7 @@ export class ClusterHistory {
     const held = await this.settle(() => this.env.getMember(this.namespace, name));
     if (held) {
       this.created.set(held.metadata.uid, name);
+      this.phaseOf.set(`ADDED:${held.metadata.uid}`, this.phase);
       this.live.set(name, held.metadata.uid);
       return name;
     }
@@ -52,6 +57,7 @@ export class ClusterHistory {
     }
     if ((await this.settle(() => this.env.getMember(this.namespace, name))) === undefined) {
       this.deleted.add(uid);
+      this.phaseOf.set(`DELETED:${uid}`, this.phase);
       this.live.delete(name);
     }
   }
@@ -102,24 +108,40 @@ export class ClusterHistory {
     );
   }
 
-  /** Welcomes and goodbyes counted against what happened: the figures docs/reliability.md reports. */
-  compare(lines: readonly string[]): Tally {
-    const { events, added, deleted } = split(lines);
-    const welcomed = new Set(added);
-    const seenOff = new Set(deleted);
+  /**
+   * Welcomes and goodbyes counted against what happened, all of them or those of one phase: the figures
+   * docs/reliability.md reports.
+   */
+  compare(lines: readonly string[], phase?: string): Tally {
+    const counts = (type: 'ADDED' | 'DELETED', happened: Iterable<string>): Tally => {
+      const mine = (uid: string): boolean => phase === undefined || this.phaseOf.get(`${type}:${uid}`) === phase;
+      const printed = ClusterHistory.events(lines).filter((e) => e.type === type && mine(e.uid));
+      const uids = new Set(printed.map((e) => e.uid));
+      const expected = [...happened].filter(mine);
+      return {
+        produced: expected.length,
+        seen: printed.length,
+        missing: expected.filter((uid) => !uids.has(uid)).length,
+        duplicated: duplicates(printed.map((e) => e.uid)).length,
+        relisted: printed.filter((e) => e.source === 'relist').length,
+      };
+    };
+    const added = counts('ADDED', this.created.keys());
+    const deleted = counts('DELETED', this.deleted);
     return {
-      produced: this.created.size + this.deleted.size,
-      seen: added.length + deleted.length,
-      missing:
-        [...this.created.keys()].filter((uid) => !welcomed.has(uid)).length + [...this.deleted].filter((uid) => !seenOff.has(uid)).length,
-      duplicated: duplicates(added).length + duplicates(deleted).length,
-      relisted: events.filter((e) => e.source === 'relist').length,
+      produced: added.produced + deleted.produced,
+      seen: added.seen + deleted.seen,
+      missing: added.missing + deleted.missing,
+      duplicated: added.duplicated + deleted.duplicated,
+      relisted: added.relisted + deleted.relisted,
     };
   }
 
   /** Every member welcomed once, every departure seen off once: nothing missing, nothing twice. */
   assertMatches(lines: readonly string[]): Tally {
-    const { added, deleted } = split(lines);
+    const events = ClusterHistory.events(lines);
+    const added = events.filter((e) => e.type === 'ADDED').map((e) => e.uid);
+    const deleted = events.filter((e) => e.type === 'DELETED').map((e) => e.uid);
     assert.deepEqual(duplicates(added), [], 'a member was welcomed twice');
     assert.deepEqual(duplicates(deleted), [], 'a member was seen off twice');
     assert.deepEqual(new Set(added), new Set(this.created.keys()), 'welcomes differ from the members created');
@@ -128,7 +150,7 @@ export class ClusterHistory {
   }
 }
 
-/** Welcomes and goodbyes only: team changes are not counted. */
+/** Welcomes and goodbyes only: team changes are not counted, nor are they in `relisted`. */
 export interface Tally {
   produced: number;
   seen: number;
@@ -140,12 +162,6 @@ export interface Tally {
 /** One line for a test's diagnostics. */
 export function describeTally(t: Tally): string {
   return `events produced ${t.produced}, seen ${t.seen}, missing ${t.missing}, duplicated ${t.duplicated}, from a relist ${t.relisted}`;
-}
-
-function split(lines: readonly string[]): { events: Event[]; added: string[]; deleted: string[] } {
-  const events = ClusterHistory.events(lines);
-  const uids = (type: string): string[] => events.filter((e) => e.type === type).map((e) => e.uid);
-  return { events, added: uids('ADDED'), deleted: uids('DELETED') };
 }
 
 function duplicates(values: string[]): string[] {

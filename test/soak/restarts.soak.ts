@@ -12,12 +12,7 @@ const env = useControlPlane();
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 10);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Figures {
-  runs: number;
-  recoveries: number[];
-}
-
-test(`soak: ${ROUNDS} rounds of apiserver restarts, etcd restarts and cuts`, { timeout: 30 * 60_000 }, async (t) => {
+test(`soak: ${ROUNDS} rounds of apiserver restarts, etcd restarts, drops and trickles`, { timeout: 30 * 60_000 }, async (t) => {
   const ns = await env.cluster.createNamespace('soak');
   const history = new ClusterHistory(env, ns);
   const proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
@@ -25,37 +20,39 @@ test(`soak: ${ROUNDS} rounds of apiserver restarts, etcd restarts and cuts`, { t
   const watch = env.spawn(['-n', ns, 'watch', '-o', 'json', '--ready-file', ready], {
     kubeconfig: env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` }),
   });
-  const figures: Record<string, Figures> = {};
-  /** Time from the end of a fault until the watcher prints a member created right then. */
-  const recovery = async (fault: string, outage: () => Promise<void>): Promise<void> => {
+  const recoveries = new Map<string, number[]>();
+  /**
+   * Changes made just before the fault (what a watcher could still owe when it hits), the fault, then the time
+   * from its end until the watcher prints a member created right then.
+   */
+  const fault = async (name: string, outage: () => Promise<void>): Promise<void> => {
+    history.phase = name;
+    await history.churn(3);
     await outage();
     const started = Date.now();
-    const name = await history.create('probe');
-    assert.ok(name !== undefined, `the probe after ${fault} was not created`);
-    await waitFor('the probe', () => watch.lines.some((l) => l.includes(`"name":"${name}"`)) || undefined, 120_000);
-    const entry = (figures[fault] ??= { runs: 0, recoveries: [] });
-    entry.runs += 1;
-    entry.recoveries.push(Date.now() - started);
+    const probe = await history.create('probe');
+    assert.ok(probe !== undefined, `the probe after ${name} was not created`);
+    await waitFor('the probe', () => watch.lines.some((l) => l.includes(`"name":"${probe}"`)) || undefined, 120_000);
+    recoveries.set(name, [...(recoveries.get(name) ?? []), Date.now() - started]);
   };
   try {
     await waitFor('the watch to be ready', () => existsSync(ready) || undefined, 30_000);
     history.startWatching();
     for (let round = 0; round < ROUNDS; round++) {
-      await history.churn(3);
       // Short, medium and long outages; the long one outlasts the 15 s backoff ceiling.
       const outage = [500, 5_000, 30_000][round % 3] ?? 500;
-      await recovery(`kube-apiserver restart`, async () => {
+      await fault('kube-apiserver restart', async () => {
         await env.cp.stopApiserver();
         await sleep(outage);
         await env.cp.startApiserver();
       });
-      await recovery('etcd restart', async () => {
+      await fault('etcd restart', async () => {
         await env.cp.stopEtcd();
         await sleep(1_000);
         await env.cp.startEtcd();
       });
-      await recovery('connection cut', async () => proxy.cutAll());
-      await recovery('slow trickle (5 s, cut once)', async () => {
+      await fault('connection dropped', async () => proxy.cutAll());
+      await fault('slow trickle (5 s, cut once)', async () => {
         proxy.setMode('trickle');
         proxy.cutAll();
         await history.churn(2);
@@ -69,13 +66,18 @@ test(`soak: ${ROUNDS} rounds of apiserver restarts, etcd restarts and cuts`, { t
     watch.kill('SIGINT');
     await proxy.close();
   }
-  const tally = history.compare(watch.lines);
-  const rows = Object.entries(figures).map(([fault, f]) => {
-    const sorted = [...f.recoveries].sort((a, b) => a - b);
-    return `| ${fault} | ${f.runs} | ${sorted[Math.floor(sorted.length / 2)]} ms | ${sorted.at(-1)} ms |`;
+  t.diagnostic(`all faults: ${describeTally(history.compare(watch.lines))}`);
+  const rows = [...recoveries].map(([name, times]) => {
+    const tally = history.compare(watch.lines, name);
+    const sorted = [...times].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    return `| ${name} | ${times.length} | ${tally.produced} | ${tally.seen} | ${tally.missing} | ${tally.duplicated} | ${median} ms | ${sorted.at(-1)} ms |`;
   });
-  t.diagnostic(describeTally(tally));
-  for (const row of ['| fault | runs | recovery median | recovery max |', '| --- | --- | --- | --- |', ...rows]) t.diagnostic(row);
+  const header = [
+    '| fault | runs | events produced | seen | missing | duplicated | recovery median | recovery max |',
+    '| --- |' + ' --- |'.repeat(7),
+  ];
+  for (const row of [...header, ...rows]) t.diagnostic(row);
   history.assertMatches(watch.lines);
   assert.equal(rows.length, 4);
 });
