@@ -148,14 +148,15 @@ class MemberWatch {
     this.liveOnce = true;
     const opened = Date.now();
     let lines: number;
+    let lasted: number;
     try {
       lines = await this.consume(res);
     } finally {
       // Also when an ERROR event ends the watch early: the connection must not linger.
       res.destroy();
-      this.backoff.connectionLasted(Date.now() - opened);
+      lasted = Date.now() - opened;
+      this.backoff.connectionLasted(lasted);
     }
-    const lasted = Date.now() - opened;
     // A server that closes at once without a word is failing, not timing out: back off rather than spin.
     if (lines === 0 && lasted < 1000) throw new NetworkError('EMPTY', 'the watch closed at once');
   }
