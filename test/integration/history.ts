@@ -113,9 +113,10 @@ export class ClusterHistory {
    * docs/reliability.md reports.
    */
   compare(lines: readonly string[], phase?: string): Tally {
+    const events = ClusterHistory.events(lines);
     const counts = (type: 'ADDED' | 'DELETED', happened: Iterable<string>): Tally => {
       const mine = (uid: string): boolean => phase === undefined || this.phaseOf.get(`${type}:${uid}`) === phase;
-      const printed = ClusterHistory.events(lines).filter((e) => e.type === type && mine(e.uid));
+      const printed = events.filter((e) => e.type === type && mine(e.uid));
       const uids = new Set(printed.map((e) => e.uid));
       const expected = [...happened].filter(mine);
       return {
