@@ -102,10 +102,13 @@ export class KubeClient {
     const started = performance.now();
     const transport = url.protocol === 'http:' ? http : https;
     return new Promise<IncomingMessage>((resolve, reject) => {
+      let response: IncomingMessage | undefined;
       const outgoing = transport.request(url, options, (res) => {
         this.debug?.(`${req.method} ${url.href} ${res.statusCode ?? '?'} ${Math.round(performance.now() - started)}ms`);
+        response = res;
         resolve(res);
       });
+      cancelOnAbort(req.signal, outgoing, () => response);
       outgoing.setTimeout(req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
         outgoing.destroy(
           new NetworkError('ETIMEDOUT', `no answer from ${this.base.origin} within ${req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS} ms`),
@@ -138,7 +141,7 @@ export class KubeClient {
     if (req.contentType !== undefined) headers['Content-Type'] = req.contentType;
     // A proxy agent from the kubeconfig (proxy-url) must be kept; otherwise one keep-alive agent serves every request.
     const agent = this.config.cluster.proxyUrl ? options.agent : this.sharedAgent(options);
-    return { method: req.method, headers, agent, ...(req.signal ? { signal: req.signal } : {}) };
+    return { method: req.method, headers, agent };
   }
 
   /**
@@ -162,6 +165,23 @@ export class KubeClient {
       this.base.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent({ ...tls, keepAlive: true, maxSockets: 16 });
     return this.agent;
   }
+}
+
+/**
+ * Instead of the request's own `signal` option, which destroys the socket with an error even when the whole
+ * response has arrived: the socket then goes back to the keep-alive pool before that error is raised, and an
+ * error nobody listens to ends the process. Destroying the response instead leaves a complete one alone.
+ */
+function cancelOnAbort(signal: AbortSignal | undefined, outgoing: http.ClientRequest, response: () => IncomingMessage | undefined): void {
+  if (signal === undefined) return;
+  const abort = (): void => {
+    const res = response();
+    if (res) res.destroy();
+    else outgoing.destroy(new NetworkError('ABORTED', 'request aborted'));
+  };
+  if (signal.aborted) return abort();
+  signal.addEventListener('abort', abort, { once: true });
+  outgoing.once('close', () => signal.removeEventListener('abort', abort));
 }
 
 function isSuccess(status: number | undefined): boolean {
@@ -203,7 +223,6 @@ export function toApiError(res: { statusCode?: number | undefined; headers: Inco
 
 function toNetworkError(err: Error): NetworkError {
   if (err instanceof NetworkError) return err;
-  if (err.name === 'AbortError') return new NetworkError('ABORTED', 'request aborted');
   const code = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
   return new NetworkError(code, err.message);
 }
