@@ -23,8 +23,13 @@ export interface MemberObject {
   spec?: { memberOf?: string | null };
 }
 
+export interface ListMeta {
+  resourceVersion?: string;
+  continue?: string;
+}
+
 export interface MemberList {
-  metadata: { resourceVersion?: string; continue?: string };
+  metadata: ListMeta;
   items: MemberObject[];
 }
 

@@ -4,7 +4,8 @@ import { CliError, ExitCode } from '../errors.js';
 import type { Kube } from '../kube/client.js';
 import { crdMissing } from '../kube/errors.js';
 import { ApiError, NetworkError, type Query } from '../kube/http.js';
-import { membersPath, type MemberList, type MemberObject, RESOURCE } from '../members/resource.js';
+import { ListSplitter } from '../kube/list-splitter.js';
+import { membersPath, type ListMeta, type MemberList, type MemberObject, RESOURCE } from '../members/resource.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import type { MemberEvent, MemberState, WatcherStatus } from './events.js';
 import { MemberStore } from './store.js';
@@ -86,32 +87,59 @@ class MemberWatch {
   }
 
   /**
-   * A paginated list: one snapshot (all pages share its resourceVersion) without holding one huge response.
-   * The first list greets page by page, so output starts with the first page; a relist needs the whole
-   * snapshot before it can tell who left.
+   * A paginated list: one snapshot (all pages share its resourceVersion), read item by item as it arrives so
+   * that no page is held whole. The first list greets as items arrive, so output starts with the first bytes;
+   * a relist needs the whole snapshot before it can tell who left.
    */
   private async list(): Promise<void> {
     const relist = this.listedOnce;
     const listed: MemberState[] = [];
     let count = 0;
-    let page: MemberList;
     let token: string | undefined;
+    let page: ListMeta;
     do {
-      page = await this.kube.http.json<MemberList>({
-        method: 'GET',
-        path: membersPath(this.options.namespace),
-        query: { ...this.query, limit: this.options.pageSize, continue: token },
-        signal: this.signal,
+      page = await this.listPage(relist, token, async (states) => {
+        count += states.length;
+        if (relist) listed.push(...states);
+        else await this.greet(states);
       });
-      const states = page.items.map(toState);
-      count += states.length;
-      if (relist) listed.push(...states);
-      else await this.greet(states);
-      token = page.metadata.continue || undefined;
+      token = page.continue || undefined;
     } while (token !== undefined);
-    this.resourceVersion = page.metadata.resourceVersion;
+    this.resourceVersion = page.resourceVersion;
     if (relist) this.emitAll(this.store.reconcile(listed, now()));
     else this.sink.status({ kind: 'listed', members: count });
+  }
+
+  /**
+   * One page. The first list asks for resourceVersion 0, which the API server answers from its watch cache
+   * (as client-go's reflector does) instead of reading etcd page after page: on servers whose cache does not
+   * paginate, one response streamed item by item. A relist asks for the latest state (no resourceVersion),
+   * so that it never goes back behind what was already announced.
+   */
+  private async listPage(relist: boolean, token: string | undefined, take: (states: MemberState[]) => Promise<void>): Promise<ListMeta> {
+    const res = await this.kube.http.stream({
+      method: 'GET',
+      path: membersPath(this.options.namespace),
+      query: {
+        ...this.query,
+        limit: this.options.pageSize,
+        continue: token,
+        resourceVersion: relist || token !== undefined ? undefined : '0',
+      },
+      signal: this.signal,
+    });
+    const splitter = new ListSplitter();
+    res.setEncoding('utf8');
+    try {
+      for await (const chunk of res) {
+        const states = splitter.push(chunk as string).map((text) => toState(JSON.parse(text) as MemberObject));
+        if (states.length > 0) await take(states);
+      }
+    } catch (err) {
+      res.destroy();
+      throw err;
+    }
+    return (JSON.parse(splitter.end()) as MemberList).metadata;
   }
 
   private async greet(states: MemberState[]): Promise<void> {
