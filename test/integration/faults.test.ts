@@ -116,6 +116,25 @@ describe('with the watch cache (the default)', () => {
     assert.ok(proxy.trickled - before > 2000, `${proxy.trickled - before} bytes went through the slow link`);
   });
 
+  test('the first list cut half-way: a relist greets the rest and the changes meanwhile, nobody twice', async (t) => {
+    const ns = await env.cluster.createNamespace('halfway');
+    const history = new ClusterHistory(env, ns);
+    for (let i = 0; i < 60; i++) await history.create(`team-${i % 3}`);
+    const { proxy, kubeconfig: through } = proxied;
+    // About 30 KB of list at a few KB a second: seconds in which the list is still arriving.
+    proxy.setMode('trickle');
+    history.startWatching();
+    const watch = env.spawn(['-n', ns, 'watch', '-o', 'json'], { kubeconfig: through });
+    await waitFor('the first greetings', () => watch.lines.length >= 5 || undefined, 30_000);
+    for (let i = 0; i < 3; i++) await history.create();
+    const greetedBeforeCut = watch.lines.length;
+    proxy.setMode('pass');
+    proxy.cutAll();
+    const outcome = await finish(t, history, watch);
+    assert.ok(greetedBeforeCut < 60, `the cut came while the list was arriving (${greetedBeforeCut} of 60 greeted)`);
+    assert.ok(outcome.relisted >= 3, `the rest came from the relist (${outcome.relisted})`);
+  });
+
   test('a silent connection is treated as dead and replaced', async (t) => {
     const ns = await env.cluster.createNamespace('silent');
     const history = new ClusterHistory(env, ns);
