@@ -3,7 +3,7 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const QUOTE = 0x22;
-const STRING_STOP = /["\\]/g;
+const BACKSLASH = 0x5c;
 const ITEMS_KEY = /"items"\s*:\s*$/;
 
 /** outside: the list object itself; between: inside `items`, between two items; item: inside one item. */
@@ -54,19 +54,18 @@ export class ListSplitter {
       this.escaped = false;
       i += 1;
     }
+    const floor = i;
     for (;;) {
-      STRING_STOP.lastIndex = i;
-      const stop = STRING_STOP.exec(chunk);
-      if (stop === null) return chunk.length;
-      if (stop[0] === '"') {
-        this.inString = false;
-        return stop.index;
-      }
-      if (stop.index + 1 === chunk.length) {
-        this.escaped = true;
+      const quote = chunk.indexOf('"', i);
+      if (quote === -1) {
+        this.escaped = backslashesBefore(chunk, chunk.length, floor) % 2 === 1;
         return chunk.length;
       }
-      i = stop.index + 2;
+      if (backslashesBefore(chunk, quote, floor) % 2 === 0) {
+        this.inString = false;
+        return quote;
+      }
+      i = quote + 1;
     }
   }
 
@@ -107,4 +106,11 @@ export class ListSplitter {
     if (this.mode === 'outside') this.outside += text;
     else if (this.mode === 'item') this.pieces.push(text);
   }
+}
+
+/** How many backslashes come right before `at`, not looking before `floor`: an odd count escapes what follows. */
+function backslashesBefore(text: string, at: number, floor: number): number {
+  let i = at;
+  while (i > floor && text.charCodeAt(i - 1) === BACKSLASH) i -= 1;
+  return at - i;
 }
