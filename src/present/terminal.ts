@@ -27,6 +27,7 @@ export interface Progress {
 export class Terminal {
   readonly chalk: ChalkInstance;
   private active: Ora | undefined;
+  private batching = false;
 
   constructor(private readonly options: TerminalOptions) {
     this.chalk = makeChalk(options.color);
@@ -36,9 +37,26 @@ export class Terminal {
   result(text: string): boolean {
     let accepted = true;
     this.aboveSpinner(() => {
+      this.batchUntilTickEnds();
       accepted = this.options.stdout.write(`${text}\n`);
     });
     return accepted;
+  }
+
+  /**
+   * Lines written in one tick (one chunk of a list, a burst of events) leave in one write instead of one system
+   * call each: a fifth of the time of greeting 5,000 members into a pipe. Not on a terminal, where a spinner is
+   * drawn between lines and a person reads at human speed.
+   */
+  private batchUntilTickEnds(): void {
+    const { stdout } = this.options;
+    if (this.batching || (stdout as { isTTY?: boolean }).isTTY) return;
+    this.batching = true;
+    stdout.cork();
+    process.nextTick(() => {
+      this.batching = false;
+      stdout.uncork();
+    });
   }
 
   get stdout(): Writable {
