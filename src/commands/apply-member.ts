@@ -68,7 +68,7 @@ function draftFromFlags(name: string, options: ApplyOptions): Located {
 /** Every document is checked before anything is applied: a bad file changes nothing. */
 async function draftsFromFile(filename: string, ctx: RunContext): Promise<Located[]> {
   const source = filename === '-' ? 'stdin' : filename;
-  const parsed = parseMemberDocuments(await readSource(filename), source);
+  const parsed = await parseMemberDocuments(await readSource(filename), source);
   const bad = parsed.flatMap((p) => (p.problem === undefined ? [] : [`${p.where}: ${p.problem}`]));
   const good = parsed.flatMap((p) => (p.problem === undefined ? [{ where: p.where, draft: p.draft }] : []));
   const flag = ctx.namespaceFlag;
@@ -129,7 +129,7 @@ async function applyAll(
   });
   const objects = outcomes.flatMap((o) => ('applied' in o ? [o.applied.object] : []));
   if ((options.output === 'json' || options.output === 'yaml') && objects.length > 0)
-    ctx.term.result(formatObjects(objects, options.output));
+    ctx.term.result(await formatObjects(objects, options.output));
   const failures = outcomes.flatMap((o) => ('error' in o ? [o.error] : []));
   if (drafts.length === 1) {
     if (failures[0] !== undefined) throw failures[0];

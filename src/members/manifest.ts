@@ -1,4 +1,3 @@
-import yaml from 'js-yaml';
 import { usageError } from '../errors.js';
 import { API_VERSION, KIND, type MemberObject } from './resource.js';
 import { labelProblem, nameProblem, teamProblem } from './validate.js';
@@ -27,7 +26,9 @@ export type ParsedDocument =
   { where: string; draft: MemberDraft; problem?: undefined } | { where: string; draft?: undefined; problem: string };
 
 /** Parses a multi-document YAML or JSON text of Members; a syntax error anywhere rejects the whole text. */
-export function parseMemberDocuments(text: string, source: string): ParsedDocument[] {
+export async function parseMemberDocuments(text: string, source: string): Promise<ParsedDocument[]> {
+  // Loaded here, not at start-up: only -f needs a YAML parser.
+  const { default: yaml } = await import('js-yaml');
   let documents: unknown[];
   try {
     documents = yaml.loadAll(text);

@@ -1,4 +1,3 @@
-import yaml from 'js-yaml';
 import { GROUP, PLURAL } from '../members/resource.js';
 
 export type ObjectFormat = 'name' | 'json' | 'yaml';
@@ -9,7 +8,10 @@ export function memberRef(name: string): string {
 }
 
 /** Objects printed the way `kubectl -o json|yaml` prints them: one object alone, several as a List. */
-export function formatObjects(objects: object[], format: Exclude<ObjectFormat, 'name'>): string {
+export async function formatObjects(objects: object[], format: Exclude<ObjectFormat, 'name'>): Promise<string> {
   const value = objects.length === 1 ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects, metadata: {} };
-  return format === 'json' ? JSON.stringify(value, null, 2) : yaml.dump(value, { lineWidth: -1 }).trimEnd();
+  if (format === 'json') return JSON.stringify(value, null, 2);
+  // Loaded when asked for, so that no command's start-up (--help included) pays for parsing js-yaml.
+  const { default: yaml } = await import('js-yaml');
+  return yaml.dump(value, { lineWidth: -1 }).trimEnd();
 }

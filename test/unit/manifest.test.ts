@@ -6,8 +6,8 @@ import { CliError, ExitCode } from '../../src/errors.js';
 const member = (name: string, team?: string): string =>
   `apiVersion: helloworld.apimeister.com/v1\nkind: Member\nmetadata:\n  name: ${name}\n${team ? `spec:\n  memberOf: ${team}\n` : ''}`;
 
-test('a multi-document file yields one draft per Member', () => {
-  const parsed = parseMemberDocuments(`${member('patrick', 'blue')}---\n${member('sandy')}`, 'f.yaml');
+test('a multi-document file yields one draft per Member', async () => {
+  const parsed = await parseMemberDocuments(`${member('patrick', 'blue')}---\n${member('sandy')}`, 'f.yaml');
   assert.deepEqual(
     parsed.map((p) => p.draft),
     [
@@ -17,18 +17,18 @@ test('a multi-document file yields one draft per Member', () => {
   );
 });
 
-test('JSON and Lists are read too', () => {
+test('JSON and Lists are read too', async () => {
   const list = JSON.stringify({
     apiVersion: 'v1',
     kind: 'List',
     items: [{ apiVersion: 'helloworld.apimeister.com/v1', kind: 'Member', metadata: { name: 'a', namespace: 'crew' } }],
   });
-  const [only] = parseMemberDocuments(list, 'f.json');
+  const [only] = await parseMemberDocuments(list, 'f.json');
   assert.equal(only?.where, 'f.json document 1 item 1');
   assert.equal(only?.draft?.namespace, 'crew');
 });
 
-test('each bad document is named with its reason', () => {
+test('each bad document is named with its reason', async () => {
   const text = [
     member('good'),
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n',
@@ -36,7 +36,7 @@ test('each bad document is named with its reason', () => {
     member('t', '"x\\u001b[2J"'),
     `${member('u')}spec:\n  memberOf: blue\n  boss: true\n`,
   ].join('---\n');
-  const problems = parseMemberDocuments(text, 'f.yaml').map((p) => (p.problem === undefined ? 'ok' : `${p.where}: ${p.problem}`));
+  const problems = (await parseMemberDocuments(text, 'f.yaml')).map((p) => (p.problem === undefined ? 'ok' : `${p.where}: ${p.problem}`));
   assert.equal(problems[0], 'ok');
   assert.match(problems[1] ?? '', /^f.yaml document 2: not a Member/);
   assert.match(problems[2] ?? '', /^f.yaml document 3: member "Bad": a name must consist/);
@@ -44,10 +44,10 @@ test('each bad document is named with its reason', () => {
   assert.match(problems[4] ?? '', /document 5: .*(duplicated mapping key|unknown field spec.boss)/);
 });
 
-test('a YAML syntax error names the document and line and rejects the whole file', () => {
+test('a YAML syntax error names the document and line and rejects the whole file', async () => {
   const text = `${member('a')}---\n${member('b')}  bad: [unclosed\n`;
-  assert.throws(
-    () => parseMemberDocuments(text, 'f.yaml'),
+  await assert.rejects(
+    parseMemberDocuments(text, 'f.yaml'),
     (err: unknown) =>
       err instanceof CliError && err.exitCode === ExitCode.Usage && /f.yaml document 2: invalid YAML at line \d+/.test(err.message),
   );
