@@ -70,3 +70,24 @@ test('clear sees everyone off', () => {
     ['DELETED a', 'DELETED b'],
   );
 });
+
+test('the same name in two namespaces is two members; goodbyes come in namespace/name order', () => {
+  const store = new MemberStore();
+  const inNs = (namespace: string, name: string): MemberState => ({ ...m(name, undefined, '1', `${namespace}-${name}`), namespace });
+  for (const [ns, name] of [
+    ['b', 'x'],
+    ['a', 'y'],
+    ['a', 'x'],
+    ['b', 'a'],
+  ] as const)
+    store.apply('ADDED', inNs(ns, name), 'watch', T);
+  assert.equal(store.size, 4);
+  assert.equal(store.apply('DELETED', inNs('b', 'x'), 'watch', T)?.member.namespace, 'b');
+  assert.equal(store.size, 3);
+  const gone = store.reconcile([inNs('a', 'y')], T);
+  assert.deepEqual(
+    gone.map((e) => `${e.type} ${e.member.namespace}/${e.member.name}`),
+    ['DELETED a/x', 'DELETED b/a'],
+  );
+  assert.equal(store.size, 1);
+});
