@@ -44,9 +44,8 @@ export class Terminal {
   }
 
   /**
-   * Lines written in one tick (one chunk of a list, a burst of events) leave in one write instead of one system
-   * call each: a fifth of the time of greeting 5,000 members into a pipe. Not on a terminal, where a spinner is
-   * drawn between lines and a person reads at human speed.
+   * Lines written in one tick (one chunk of a list, a burst of events) leave a pipe in one write instead of one
+   * system call each. Not on a terminal, where a spinner is drawn between lines and a person reads at human speed.
    */
   private batchUntilTickEnds(): void {
     const { stdout } = this.options;
