@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { CliError, usageError } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
 import type { Applied } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { mapLimit } from '../kube/parallel.js';
@@ -115,18 +115,28 @@ async function applyAll(
   const flush = (): void => {
     for (let next = done[printed]; next !== undefined; next = done[++printed]) report(next, ctx, options);
   };
+  // Without the CRD every member fails alike: one error for the whole file, not one per member.
+  let crdMissing: CliError | undefined;
   const outcomes = await mapLimit(drafts, CONCURRENCY, async ({ where, draft }, i) => {
     const manifest = memberManifest(draft, draft.namespace ?? kube.namespace);
     let outcome: Outcome;
     try {
+      if (crdMissing) throw crdMissing;
       outcome = { where, applied: await applyMember(kube, manifest, options.dryRun === true) };
     } catch (err) {
-      outcome = { where, error: kube.explain(err, { verb: 'patch', resource: RESOURCE }) };
+      const error = kube.explain(err, { verb: 'patch', resource: RESOURCE });
+      if (error.exitCode === ExitCode.CrdMissing) crdMissing ??= error;
+      outcome = { where, error };
     }
     done[i] = outcome;
-    if (drafts.length > 1) flush();
+    if (drafts.length > 1 && !crdMissing) flush();
     return outcome;
   });
+  if (crdMissing) {
+    // Members applied before the CRD went away are still reported.
+    for (const outcome of done.slice(printed)) if (outcome && 'applied' in outcome) report(outcome, ctx, options);
+    throw crdMissing;
+  }
   const objects = outcomes.flatMap((o) => ('applied' in o ? [o.applied.object] : []));
   if ((options.output === 'json' || options.output === 'yaml') && objects.length > 0)
     ctx.term.result(await formatObjects(objects, options.output));

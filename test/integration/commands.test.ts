@@ -17,6 +17,19 @@ test('without the CRD, member commands exit 4 and say to run install-crd', async
     assert.match(r.stderr, /the Member CRD \(members.helloworld.apimeister.com\) is not installed/);
     assert.match(r.stderr, /run `member-watch install-crd`/);
   }
+  // A file of many members: one error for the file, not one per member.
+  const file = join(env.cp.dir, 'nocrd-members.yaml');
+  writeFileSync(
+    file,
+    Array.from({ length: 40 }, (_, i) => `kind: Member\napiVersion: helloworld.apimeister.com/v1\nmetadata:\n  name: m${i}\n`).join(
+      '---\n',
+    ),
+  );
+  const many = await env.cli(['-n', ns, 'apply-member', '-f', file]);
+  assert.equal(many.code, 4, many.stderr);
+  assert.equal(lines(many.stderr).filter((l) => l.startsWith('error:')).length, 1, many.stderr);
+  assert.match(many.stderr, /^error: the Member CRD \(members.helloworld.apimeister.com\) is not installed/m);
+  assert.equal(many.stdout, '');
 });
 
 test('install-crd --print writes the manifest and contacts no cluster', async () => {
