@@ -118,10 +118,10 @@ async function applyAll(
   // Without the CRD every member fails alike: one error for the whole file, not one per member.
   let crdMissing: CliError | undefined;
   const outcomes = await mapLimit(drafts, CONCURRENCY, async ({ where, draft }, i) => {
+    if (crdMissing) return (done[i] = { where, error: crdMissing });
     const manifest = memberManifest(draft, draft.namespace ?? kube.namespace);
     let outcome: Outcome;
     try {
-      if (crdMissing) throw crdMissing;
       outcome = { where, applied: await applyMember(kube, manifest, options.dryRun === true) };
     } catch (err) {
       const error = kube.explain(err, { verb: 'patch', resource: RESOURCE });
