@@ -7,6 +7,8 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const FIELD_MANAGER = 'member-watch';
 export const RESOURCE = `${PLURAL}.${GROUP}`;
+/** Held by the operator from a member's welcome until its goodbye, so a deletion while no operator runs is still seen off. */
+export const FINALIZER = `${GROUP}/farewell`;
 
 export interface MemberObject {
   apiVersion: string;
