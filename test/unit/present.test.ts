@@ -75,6 +75,11 @@ test('changed paths describe what an apply would change', () => {
   const changes = changedPaths({ spec: { a: 1, list: [1, 2], gone: true } }, { spec: { a: 2, list: [1, 3], added: 'x' } });
   assert.deepEqual(changes.map(formatChange), ['~ spec.a: 1 -> 2', '~ spec.list[1]: 2 -> 3', '- spec.gone: true', '+ spec.added: "x"']);
   assert.deepEqual(changedPaths({ a: [1] }, { a: [1] }), []);
+  // Parts added or removed whole are listed leaf by leaf; an empty one is a change of its own.
+  assert.deepEqual(
+    changedPaths({ spec: { old: { x: [1] } } }, { spec: { schema: { type: 'object', list: ['a'] }, status: {} } }).map(formatChange),
+    ['- spec.old.x[0]: 1', '+ spec.schema.type: "object"', '+ spec.schema.list[0]: "a"', '+ spec.status: {}'],
+  );
 });
 
 test('colour follows flags, NO_COLOR, FORCE_COLOR and the terminal', () => {
