@@ -284,7 +284,8 @@ function toState(object: MemberObject): MemberState {
     uid: object.metadata.uid ?? '',
     namespace: object.metadata.namespace ?? '',
     name: object.metadata.name,
-    team: typeof team === 'string' ? team : undefined,
+    // The original CRD had no schema: a team that is not a string, or is empty, is no team.
+    team: typeof team === 'string' && team !== '' ? team : undefined,
     resourceVersion: object.metadata.resourceVersion ?? '',
   };
 }
