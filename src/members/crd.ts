@@ -1,22 +1,38 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import yaml from 'js-yaml';
+import { CliError, ExitCode } from '../errors.js';
 import type { Kube } from '../kube/client.js';
 import type { Operation } from '../kube/errors.js';
-import { crdMissing } from '../kube/errors.js';
-import { pollUntil } from '../kube/poll.js';
+import { ApiError } from '../kube/http.js';
+import { formatMs, pollUntil } from '../kube/poll.js';
 import { type Applied, serverSideApply } from '../kube/apply.js';
 import { packageRoot } from '../paths.js';
+import type { Change } from '../present/diff.js';
+import type { SchemaNode } from './fit.js';
 import { CRD_PATH, FIELD_MANAGER, membersPath, type MemberList } from './resource.js';
 
 export const CRD_FILE = path.join(packageRoot, 'crds', 'member.yaml');
 const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
-const APPLY: Operation = { verb: 'apply', resource: CRD_RESOURCE };
+// Server-side apply is a PATCH: RBAC knows no verb "apply", so a 403 must name "patch".
+const APPLY: Operation = { verb: 'patch', resource: CRD_RESOURCE };
 const GET: Operation = { verb: 'get', resource: CRD_RESOURCE };
 
-interface Crd {
-  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: unknown;
+interface CrdVersion {
+  name: string;
+  storage?: boolean;
+  schema?: { openAPIV3Schema?: SchemaNode };
+}
+
+export interface Crd {
+  metadata: {
+    name: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+  };
+  spec: { preserveUnknownFields?: boolean; versions?: CrdVersion[] };
   status?: { conditions?: Array<{ type: string; status: string; message?: string }> };
 }
 
@@ -25,27 +41,81 @@ export async function readCrdManifest(): Promise<string> {
   return readFile(CRD_FILE, 'utf8');
 }
 
-export async function applyCrd(kube: Kube, manifestText: string, dryRun: boolean): Promise<Applied<Crd>> {
+export async function parseCrdManifest(text: string): Promise<Crd> {
+  // Loaded when a cluster command needs it: --help and --print never parse YAML.
+  const { default: yaml } = await import('js-yaml');
+  return yaml.load(text) as Crd;
+}
+
+/** The schema objects are stored with: what every Member must fit. */
+export function storageSchema(crd: Crd): SchemaNode | undefined {
+  return crd.spec.versions?.find((v) => v.storage === true)?.schema?.openAPIV3Schema;
+}
+
+export async function getCrd(kube: Kube): Promise<Crd | undefined> {
+  return kube.find<Crd>(GET, CRD_PATH);
+}
+
+export async function applyCrd(kube: Kube, manifest: Crd, dryRun: boolean): Promise<Applied<Crd>> {
   return serverSideApply<Crd>(kube, {
     op: APPLY,
     path: CRD_PATH,
-    manifest: yaml.load(manifestText) as object,
+    manifest,
     fieldManager: FIELD_MANAGER,
     dryRun,
-    comparable: (crd) => ({ labels: crd.metadata.labels, spec: crd.spec }),
+    // Left out, preserveUnknownFields reads as false: so a change from true shows as true -> false.
+    comparable: (crd) => ({
+      labels: crd.metadata.labels,
+      spec: { ...crd.spec, preserveUnknownFields: crd.spec.preserveUnknownFields ?? false },
+    }),
   });
 }
 
+/** Whether an apply changes what stored Members must fit: the schema, or whether unknown fields are kept. */
+export function changesWhatMembersMustFit(changes: Change[]): boolean {
+  return changes.some((c) => c.path === 'spec.preserveUnknownFields' || /^spec\.versions\[\d+\]\.schema(\.|$)/.test(c.path));
+}
+
+/**
+ * Whether reading Members through this CRD already drops the fields its schema does not know: the API server
+ * prunes what it reads from etcd too, so such fields can no longer be seen through the API.
+ */
+export function prunesOnRead(crd: Crd): boolean {
+  const schema = storageSchema(crd);
+  return crd.spec.preserveUnknownFields !== true && schema !== undefined && schema['x-kubernetes-preserve-unknown-fields'] !== true;
+}
+
+/** One time limit for every wait of a command, however many steps it takes. */
+export class Deadline {
+  private readonly end: number;
+
+  constructor(readonly totalMs: number) {
+    this.end = Date.now() + totalMs;
+  }
+
+  async poll(what: string, done: () => Promise<boolean>): Promise<void> {
+    try {
+      await pollUntil(what, done, Math.max(0, this.end - Date.now()));
+    } catch (err) {
+      if (err instanceof CliError && err.exitCode === ExitCode.Timeout) {
+        throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(this.totalMs)} waiting for ${what}`);
+      }
+      throw err;
+    }
+  }
+}
+
 /** Established and NamesAccepted are not enough on their own: discovery can lag, so also list members once. */
-export async function waitForCrd(kube: Kube, timeoutMs: number, onStep: (step: string) => void): Promise<void> {
+export async function isServed(kube: Kube, crd: Crd | undefined): Promise<boolean> {
+  return established(crd) && (await servesMembers(kube));
+}
+
+/** Waits until the CRD is served, telling `onStep` what it waits for. */
+export async function waitForCrd(kube: Kube, deadline: Deadline, onStep: (step: string) => void): Promise<void> {
   onStep('waiting for the CRD to be established');
-  await pollUntil(
-    'the Member CRD to be Established and NamesAccepted',
-    async () => established(await kube.find<Crd>(GET, CRD_PATH)),
-    timeoutMs,
-  );
+  await deadline.poll('the Member CRD to be Established and NamesAccepted', async () => established(await getCrd(kube)));
   onStep('waiting for the API server to serve members');
-  await pollUntil('the API server to serve members', () => servesMembers(kube), timeoutMs);
+  await deadline.poll('the API server to serve members', () => servesMembers(kube));
 }
 
 function established(crd: Crd | undefined): boolean {
@@ -66,9 +136,21 @@ async function servesMembers(kube: Kube): Promise<boolean> {
   }
 }
 
-export async function deleteCrd(kube: Kube, timeoutMs: number, wait: boolean): Promise<void> {
-  const gone = async (): Promise<boolean> => (await kube.find<Crd>(GET, CRD_PATH)) === undefined;
-  if (await gone()) throw crdMissing();
-  await kube.call({ verb: 'delete', resource: CRD_RESOURCE }, { method: 'DELETE', path: CRD_PATH });
-  if (wait) await pollUntil('the Member CRD to be deleted', gone, timeoutMs);
+/** Asks for the deletion; a CRD already gone is what was asked for. */
+export async function deleteCrd(kube: Kube): Promise<void> {
+  try {
+    await kube.http.json({ method: 'DELETE', path: CRD_PATH });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return;
+    throw kube.explain(err, { verb: 'delete', resource: CRD_RESOURCE });
+  }
+}
+
+/** Waits until no CRD of that name exists; `meanwhile` runs at every check while it still does. */
+export async function waitUntilDeleted(kube: Kube, deadline: Deadline, meanwhile?: () => Promise<void>): Promise<void> {
+  await deadline.poll('the Member CRD to be deleted', async () => {
+    if ((await getCrd(kube)) === undefined) return true;
+    await meanwhile?.();
+    return false;
+  });
 }

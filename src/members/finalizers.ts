@@ -1,0 +1,152 @@
+import { CliError, ExitCode } from '../errors.js';
+import type { Kube } from '../kube/client.js';
+import { ApiError } from '../kube/http.js';
+import { mapLimit } from '../kube/parallel.js';
+import { forEachMemberPage } from './pages.js';
+import { FINALIZER, memberPath, type MemberObject, RESOURCE } from './resource.js';
+
+type HeldMember = MemberObject & { metadata: MemberObject['metadata'] & { finalizers?: string[] } };
+
+export interface MemberRef {
+  namespace: string;
+  name: string;
+}
+
+export interface Holder extends MemberRef {
+  finalizers: string[];
+}
+
+export interface ReleaseReport {
+  /** Members that held the finalizer and no longer do because of this call. */
+  released: number;
+  /** Members that held it when listed but were gone, or had lost it to someone else, before the patch. */
+  skipped: number;
+  /** Members the API server would not let go of (for example an update its schema refuses), with its message. */
+  failed: Array<MemberRef & { message: string }>;
+}
+
+export interface ReleaseOptions {
+  /** One namespace; every namespace when undefined. */
+  namespace?: string | undefined;
+  /** Told about each member as its finalizer is removed, so that every change can be reported as it happens. */
+  onReleased?: (member: MemberRef) => void;
+}
+
+const CONCURRENCY = 8;
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Removes the operator's finalizer (and only it) from every Member that holds it, page by page. Each removal
+ * is a JSON patch that first tests that the finalizer is still at the index read, so that a finalizer added or
+ * removed meanwhile by someone else is never taken by mistake; a failed test re-reads the member and tries again.
+ * Without the CRD there is nothing to release. An error that is not about one member (403, the API server gone)
+ * is thrown at once; `onReleased` has heard of every removal made before it.
+ */
+export async function releaseFinalizers(kube: Kube, options: ReleaseOptions = {}): Promise<ReleaseReport> {
+  const report: ReleaseReport = { released: 0, skipped: 0, failed: [] };
+  await forEachHeldPage(kube, options.namespace, async (members) => {
+    const holding = (members as HeldMember[]).filter((m) => (m.metadata.finalizers ?? []).includes(FINALIZER));
+    // After an error, no new patch starts, and the ones under way are counted before it is thrown.
+    let fatal: { error: unknown } | undefined;
+    await mapLimit(holding, CONCURRENCY, async (member) => {
+      if (fatal !== undefined) return;
+      try {
+        tally(report, options, member, await releaseOne(kube, member));
+      } catch (error) {
+        fatal ??= { error };
+      }
+    });
+    if (fatal !== undefined) throw fatal.error;
+  });
+  return report;
+}
+
+function tally(report: ReleaseReport, options: ReleaseOptions, member: HeldMember, outcome: Outcome): void {
+  const ref = { namespace: member.metadata.namespace ?? '', name: member.metadata.name };
+  if (outcome === 'released') {
+    report.released += 1;
+    options.onReleased?.(ref);
+  } else if (outcome === 'skipped') {
+    report.skipped += 1;
+  } else {
+    report.failed.push({ ...ref, message: outcome.message });
+  }
+}
+
+/** Every page of Members; none when the CRD is gone (as it goes at the end of its own deletion): nothing holds. */
+async function forEachHeldPage(
+  kube: Kube,
+  namespace: string | undefined,
+  onPage: (members: MemberObject[]) => Promise<void> | void,
+): Promise<void> {
+  try {
+    await forEachMemberPage(kube, namespace, onPage);
+  } catch (err) {
+    if (!(err instanceof CliError && err.exitCode === ExitCode.CrdMissing)) throw err;
+  }
+}
+
+type Outcome = 'released' | 'skipped' | { message: string };
+
+interface Target {
+  kube: Kube;
+  path: string;
+  op: { verb: string; resource: string; namespace: string };
+}
+
+async function releaseOne(kube: Kube, listed: HeldMember): Promise<Outcome> {
+  const namespace = listed.metadata.namespace ?? '';
+  const target = { kube, path: memberPath(namespace, listed.metadata.name), op: { verb: 'patch', resource: RESOURCE, namespace } };
+  let finalizers = listed.metadata.finalizers ?? [];
+  for (let attempt = 1; ; attempt++) {
+    const patch = removalPatch(finalizers);
+    if (patch.length === 0) return 'skipped';
+    try {
+      await kube.http.json({ method: 'PATCH', path: target.path, body: patch, contentType: 'application/json-patch+json' });
+      return 'released';
+    } catch (err) {
+      const next = await afterRefusal(target, err, attempt === MAX_ATTEMPTS, finalizers);
+      if (!Array.isArray(next)) return next;
+      finalizers = next;
+    }
+  }
+}
+
+/** After a refused patch: the member's finalizers to try again with, or how it ended. */
+async function afterRefusal(target: Target, err: unknown, last: boolean, tried: string[]): Promise<string[] | Outcome> {
+  if (err instanceof ApiError && err.status === 404) return 'skipped';
+  // 422 is a failed test (the finalizers moved) or an update the API server refuses; 409 a conflict.
+  if (!(err instanceof ApiError && (err.status === 409 || err.status === 422)) || last) throw target.kube.explain(err, target.op);
+  const current = await target.kube.find<HeldMember>({ ...target.op, verb: 'get' }, target.path);
+  if (current === undefined) return 'skipped';
+  const now = current.metadata.finalizers ?? [];
+  // The same finalizers as before: the test held, so the API server refused the update itself.
+  return sameList(now, tried) ? { message: err.message } : now;
+}
+
+/** Test-and-remove for each place the finalizer appears, from the last, so that earlier indexes stay right. */
+function removalPatch(finalizers: string[]): object[] {
+  const indexes = finalizers.flatMap((f, i) => (f === FINALIZER ? [i] : [])).reverse();
+  return indexes.flatMap((i) => [
+    { op: 'test', path: `/metadata/finalizers/${i}`, value: FINALIZER },
+    { op: 'remove', path: `/metadata/finalizers/${i}` },
+  ]);
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Members that hold any finalizer: what keeps them, and a CRD being deleted with them, from going away. */
+export async function finalizerHolders(kube: Kube, namespace?: string): Promise<Holder[]> {
+  // Keyed by namespace and name: a listing that starts over shows members again.
+  const holders = new Map<string, Holder>();
+  await forEachHeldPage(kube, namespace, (members) => {
+    for (const m of members as HeldMember[]) {
+      const ref = { namespace: m.metadata.namespace ?? '', name: m.metadata.name };
+      const finalizers = m.metadata.finalizers ?? [];
+      if (finalizers.length > 0) holders.set(`${ref.namespace}/${ref.name}`, { ...ref, finalizers });
+    }
+  });
+  return [...holders.values()];
+}

@@ -1,0 +1,69 @@
+import type { MemberMisfits } from '../members/check.js';
+import type { Holder } from '../members/finalizers.js';
+import { jsonType, type Misfit } from '../members/fit.js';
+import { escapeControl } from './escape.js';
+
+const MAX_VALUE = 60;
+
+/** One line per thing that does not fit: `NAMESPACE/NAME: PATH: what is wrong`. */
+export function misfitLines(members: MemberMisfits[]): string[] {
+  return members.flatMap((m) => m.misfits.map((misfit) => `${escapeControl(`${m.namespace}/${m.name}`)}: ${describeMisfit(misfit)}`));
+}
+
+export function describeMisfit(misfit: Misfit): string {
+  return `${escapeControl(misfit.path)}: ${problem(misfit)}`;
+}
+
+function problem(misfit: Misfit): string {
+  switch (misfit.kind) {
+    case 'type':
+      return `must be ${article(misfit.expected)}, is ${article(jsonType(misfit.value))}: ${shown(misfit.value)}`;
+    case 'minLength':
+      return misfit.length === 0 ? 'must not be empty' : `must be at least ${misfit.limit} characters, has ${misfit.length}`;
+    case 'maxLength':
+      return `must be at most ${misfit.limit} characters, has ${misfit.length}: ${shown(misfit.value)}`;
+    case 'pattern':
+      return `must match ${escapeControl(misfit.pattern)}: ${shown(misfit.value)}`;
+    case 'format':
+      return `must be a ${misfit.format}: ${shown(misfit.value)}`;
+    case 'unknown': {
+      const where = misfit.knownAt === undefined ? '' : ` (the schema has ${misfit.knownAt})`;
+      return `not in the schema, dropped at the member's next write: ${shown(misfit.value)}${where}`;
+    }
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** A value as JSON, cut short when long, with control characters escaped. */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  const cut = [...json];
+  return escapeControl(cut.length > MAX_VALUE ? `${cut.slice(0, MAX_VALUE - 1).join('')}…` : json);
+}
+
+/** `ns/a (x, y), ns/b (z)`, the first `limit` of them and how many more. */
+export function describeHolders(holders: Holder[], limit = 10): string {
+  const shownHolders = holders.slice(0, limit).map((h) => `${h.namespace}/${h.name} (${h.finalizers.join(', ')})`);
+  const more = holders.length > limit ? ` and ${holders.length - limit} more` : '';
+  return escapeControl(`${shownHolders.join(', ')}${more}`);
+}
+
+/** `1 member`, `2 members`. */
+export function members(count: number): string {
+  return `${count} member${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * How to mend a member that does not fit. Before the schema is installed, server-side apply (apply-member) can
+ * set any team; once it is, the API server (1.20 tested) refuses to server-side apply to a member whose stored
+ * team is not a string, while a merge patch works.
+ */
+export function fixHint(schemaInstalled: boolean): string {
+  const team = schemaInstalled
+    ? `kubectl patch member NAME -n NAMESPACE --type merge -p '{"spec":{"memberOf":"TEAM"}}' sets a valid team`
+    : '`member-watch apply-member NAME -n NAMESPACE --team TEAM` sets a valid team';
+  return `fix each member listed: ${team}, \`kubectl edit member NAME -n NAMESPACE\` moves or removes a field the schema does not know`;
+}
