@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { type CliResult, runCli } from '../harness/cli.js';
-import { GROUP, lines, useControlPlane, waitFor } from './support.js';
+import { GROUP, lines, schemalessCrd, useControlPlane, waitFor } from './support.js';
 
 // The bad-input matrix: every refusal is one `error:` line naming the problem, the documented exit code,
 // no stack trace, and nothing half-applied on the server.
@@ -301,23 +301,9 @@ async function rootSchema(): Promise<SchemaProps | undefined> {
   return crd.spec.versions[0]?.schema?.openAPIV3Schema;
 }
 
-/** What old seed manifests installed: same group and names, no schema to speak of (v1 insists on one). */
+/** What old seed manifests installed: same group and names, no schema to speak of. */
 async function installSchemalessCrd(): Promise<void> {
-  const version = { name: 'v1', served: true, storage: true };
-  const schema = { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } };
-  await env.cluster.ext.createCustomResourceDefinition({
-    body: {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: CRD },
-      spec: {
-        group: GROUP,
-        scope: 'Namespaced',
-        names: { kind: 'Member', listKind: 'MemberList', plural: 'members', singular: 'member' },
-        versions: [{ ...version, schema }],
-      },
-    },
-  });
+  await env.cluster.ext.createCustomResourceDefinition({ body: schemalessCrd() });
   await waitFor('the schemaless CRD to be established', async () => {
     const crd = await env.cluster.ext.readCustomResourceDefinition({ name: CRD });
     return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True') || undefined;

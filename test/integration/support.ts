@@ -1,4 +1,5 @@
 import { after, before } from 'node:test';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { type CliResult, runCli, type RunningCli, spawnCli } from '../harness/cli.js';
 import { type Cluster, clusterFor } from '../harness/cluster.js';
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from '../harness/control-plane.js';
@@ -109,4 +110,29 @@ export function waitFor<T>(what: string, check: () => Promise<T | undefined> | T
     };
     void tick().catch(reject);
   });
+}
+
+/**
+ * The Member CRD with no schema to speak of (v1 insists on one): what the original operator's schemaless CRD is
+ * through apiextensions.k8s.io/v1, the only version API servers serve from 1.22 on.
+ */
+export function schemalessCrd(resourceVersion?: string): V1CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `members.${GROUP}`, resourceVersion },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: { kind: 'Member', listKind: 'MemberList', plural: 'members', singular: 'member' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } },
+        },
+      ],
+    },
+  };
 }

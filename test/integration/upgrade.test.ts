@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { connect } from '../../src/kube/client.js';
 import type { ApiRequest } from '../../src/kube/http.js';
 import { releaseFinalizers } from '../../src/members/finalizers.js';
-import { GROUP, lines, useControlPlane, waitFor } from './support.js';
+import { GROUP, lines, schemalessCrd, useControlPlane, waitFor } from './support.js';
 
 // Upgrading a cluster that ran the original hello-world operator, and the CRD commands' own reports:
 // the original CRD as its users applied it (kubectl, client-side), Members of that era, then install-crd.
@@ -49,7 +49,8 @@ async function ok(run: Promise<Run>, what: string): Promise<Run> {
  */
 async function installOriginalCrd(verb: 'apply' | 'create' | 'replace'): Promise<void> {
   if (await servesV1beta1()) await ok(kubectl([verb, '-f', `${FIXTURES}crd.yaml`]), `kubectl ${verb} the original CRD`);
-  else await ok(kubectl([verb, '-f', '-'], JSON.stringify(v1Equivalent())), `kubectl ${verb} the v1 equivalent`);
+  else if (verb === 'replace') await replaceWithSchemaless();
+  else await env.cluster.ext.createCustomResourceDefinition({ body: schemalessCrd() });
   await waitFor('members to be served', async () => (await kubectl(['get', 'members', '-A'])).code === 0 || undefined);
 }
 
@@ -57,25 +58,9 @@ async function servesV1beta1(): Promise<boolean> {
   return (await kubectl(['get', '--raw', '/apis/apiextensions.k8s.io/v1beta1'])).code === 0;
 }
 
-function v1Equivalent(): object {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: CRD },
-    spec: {
-      group: GROUP,
-      scope: 'Namespaced',
-      names: { plural: 'members', singular: 'member', kind: 'Member' },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-        },
-      ],
-    },
-  };
+async function replaceWithSchemaless(): Promise<void> {
+  const current = await env.cluster.ext.readCustomResourceDefinition({ name: CRD });
+  await env.cluster.ext.replaceCustomResourceDefinition({ name: CRD, body: schemalessCrd(current.metadata?.resourceVersion) });
 }
 
 async function uninstall(): Promise<void> {
@@ -279,7 +264,7 @@ test('the way back: the original CRD replaced over the new one shows what was ne
   const refused = await kubectl(['patch', 'crd', CRD, '--type', 'merge', '-p', '{"spec":{"preserveUnknownFields":true}}']);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /cannot set to true/);
-  await ok(kubectl(['replace', '-f', '-'], JSON.stringify(v1Equivalent())), 'replace with the v1 equivalent');
+  await replaceWithSchemaless();
   await assertShownAgain(ns);
   // Where v1beta1 is served, replace puts the old definition back whole (kubectl apply would keep what
   // server-side apply set).
