@@ -15,9 +15,10 @@ export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
  */
 export type EventSource = 'initial' | 'watch' | 'relist';
 
-export interface MemberEvent {
+/** S: what the consumer keeps per member; the operator keeps more than `watch` (status, finalizer, deletion). */
+export interface MemberEvent<S extends MemberState = MemberState> {
   type: EventType;
-  member: MemberState;
+  member: S;
   /** The team before a MODIFIED event; undefined for other events and when the member had no team. */
   previousTeam: string | undefined;
   source: EventSource;

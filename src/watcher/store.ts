@@ -1,9 +1,9 @@
 import { type EventSource, type EventType, type MemberEvent, type MemberState, memberKey } from './events.js';
 
 /** The members of one namespace, and the one copy of its name that all of them share. */
-interface Namespace {
+interface Namespace<S> {
   name: string;
-  members: Map<string, MemberState>;
+  members: Map<string, S>;
 }
 
 /**
@@ -11,9 +11,10 @@ interface Namespace {
  * this is where repeats are dropped and where a relist is turned into the events that were missed.
  * Nested maps rather than one keyed by "namespace/name": at 100,000 members that is 100,000 key strings and
  * 100,000 copies of a few namespace names fewer (about 8 MB).
+ * S is what is kept per member: `watch` keeps MemberState, the operator a little more.
  */
-export class MemberStore {
-  private readonly namespaces = new Map<string, Namespace>();
+export class MemberStore<S extends MemberState = MemberState> {
+  private readonly namespaces = new Map<string, Namespace<S>>();
   private count = 0;
 
   get size(): number {
@@ -21,7 +22,7 @@ export class MemberStore {
   }
 
   /** A watch event; undefined when it tells nothing new (a repeat after a resume, or a stale delete). */
-  apply(type: EventType, state: MemberState, source: EventSource, time: string): MemberEvent | undefined {
+  apply(type: EventType, state: S, source: EventSource, time: string): MemberEvent<S> | undefined {
     const known = this.get(state.namespace, state.name);
     if (type === 'DELETED') {
       if (known === undefined || known.uid !== state.uid) return undefined;
@@ -41,9 +42,9 @@ export class MemberStore {
    * After a relist: the events that bring what we announced in line with what the API holds now.
    * Goodbyes first (in namespace/name order), then welcomes and changes in list order.
    */
-  reconcile(listed: readonly MemberState[], time: string): MemberEvent[] {
+  reconcile(listed: readonly S[], time: string): MemberEvent<S>[] {
     const seen = new Set(listed.map((m) => memberKey(m.namespace, m.name)));
-    const events: MemberEvent[] = [];
+    const events: MemberEvent<S>[] = [];
     for (const known of this.sorted()) {
       if (seen.has(memberKey(known.namespace, known.name))) continue;
       this.remove(known);
@@ -52,7 +53,7 @@ export class MemberStore {
     for (const state of listed) {
       const known = this.get(state.namespace, state.name);
       if (known !== undefined && known.uid !== state.uid) {
-        events.push(this.apply('DELETED', known, 'relist', time) as MemberEvent);
+        events.push(this.apply('DELETED', known, 'relist', time) as MemberEvent<S>);
       }
       const event = this.apply('ADDED', state, 'relist', time);
       if (event) events.push(event);
@@ -61,16 +62,26 @@ export class MemberStore {
   }
 
   /** Everyone leaves: the resource type itself went away. */
-  clear(time: string): MemberEvent[] {
+  clear(time: string): MemberEvent<S>[] {
     return this.reconcile([], time);
   }
 
-  private get(namespace: string, name: string): MemberState | undefined {
+  get(namespace: string, name: string): S | undefined {
     return this.namespaces.get(namespace)?.members.get(name);
   }
 
+  /** Every member, namespace by namespace (no order promised). */
+  *values(): IterableIterator<S> {
+    for (const ns of this.namespaces.values()) yield* ns.members.values();
+  }
+
+  /** How many members each namespace holds, without walking the members. */
+  *namespaceSizes(): IterableIterator<[namespace: string, members: number]> {
+    for (const ns of this.namespaces.values()) yield [ns.name, ns.members.size];
+  }
+
   /** Stores the state with its namespace's shared name, and returns what was stored. */
-  private put(state: MemberState): MemberState {
+  private put(state: S): S {
     let ns = this.namespaces.get(state.namespace);
     if (ns === undefined) {
       ns = { name: state.namespace, members: new Map() };
@@ -82,14 +93,14 @@ export class MemberStore {
     return kept;
   }
 
-  private remove(state: MemberState): void {
+  private remove(state: S): void {
     const ns = this.namespaces.get(state.namespace);
     if (ns === undefined || !ns.members.delete(state.name)) return;
     this.count -= 1;
     if (ns.members.size === 0) this.namespaces.delete(ns.name);
   }
 
-  private sorted(): MemberState[] {
+  private sorted(): S[] {
     const keyed = [...this.namespaces.values()].flatMap((ns) =>
       [...ns.members.values()].map((m) => [memberKey(m.namespace, m.name), m] as const),
     );

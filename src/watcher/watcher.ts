@@ -28,8 +28,8 @@ export interface WatchOptions {
 }
 
 /** Where events go. The watcher never prints: it hands events and status over and waits when asked to. */
-export interface WatchSink {
-  event(event: MemberEvent): void;
+export interface WatchSink<S extends MemberState = MemberState> {
+  event(event: MemberEvent<S>): void;
   status(status: WatcherStatus): void;
   /** A promise while the consumer is behind (stdout is full): reading pauses until it resolves. */
   backpressure(): Promise<void> | undefined;
@@ -50,22 +50,40 @@ const now = (): string => new Date().toISOString();
  * without waitForCrd, --max-reconnects exhausted).
  */
 export async function watchMembers(kube: Kube, options: WatchOptions, sink: WatchSink, signal: AbortSignal): Promise<void> {
-  await new MemberWatch(kube, options, sink, signal).run();
+  await new MemberWatch({ ...options, project: memberState, store: new MemberStore() }, kube, sink, signal).run();
 }
 
-class MemberWatch {
-  private readonly store = new MemberStore();
+/** What a consumer that keeps more per member than `watch` passes: how to read it from an object, and the store to keep it in. */
+export interface Projection<S extends MemberState> {
+  project: (object: MemberObject) => S;
+  /** The consumer reads its members from here (the watcher is the only writer). */
+  store: MemberStore<S>;
+}
+
+/** watchMembers, keeping per member what `project` reads from each object. */
+export async function watchProjected<S extends MemberState>(
+  kube: Kube,
+  options: WatchOptions & Projection<S>,
+  sink: WatchSink<S>,
+  signal: AbortSignal,
+): Promise<void> {
+  await new MemberWatch(options, kube, sink, signal).run();
+}
+
+class MemberWatch<S extends MemberState> {
+  private readonly store: MemberStore<S>;
   private readonly backoff: Backoff;
   private resourceVersion: string | undefined;
   private listedOnce = false;
   private liveOnce = false;
 
   constructor(
+    private readonly options: WatchOptions & Projection<S>,
     private readonly kube: Kube,
-    private readonly options: WatchOptions,
-    private readonly sink: WatchSink,
+    private readonly sink: WatchSink<S>,
     private readonly signal: AbortSignal,
   ) {
+    this.store = options.store;
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
   }
 
@@ -93,7 +111,7 @@ class MemberWatch {
    */
   private async list(): Promise<void> {
     const relist = this.listedOnce;
-    const listed: MemberState[] = [];
+    const listed: S[] = [];
     let count = 0;
     let token: string | undefined;
     let page: ListMeta;
@@ -116,7 +134,7 @@ class MemberWatch {
    * paginate, one response streamed item by item. A relist asks for the latest state (no resourceVersion),
    * so that it never goes back behind what was already announced.
    */
-  private async listPage(relist: boolean, token: string | undefined, take: (states: MemberState[]) => Promise<void>): Promise<ListMeta> {
+  private async listPage(relist: boolean, token: string | undefined, take: (states: S[]) => Promise<void>): Promise<ListMeta> {
     const res = await this.kube.http.stream({
       method: 'GET',
       path: membersPath(this.options.namespace),
@@ -132,7 +150,7 @@ class MemberWatch {
     res.setEncoding('utf8');
     try {
       for await (const chunk of res) {
-        const states = splitter.push(chunk as string).map((text) => toState(JSON.parse(text) as MemberObject));
+        const states = splitter.push(chunk as string).map((text) => this.options.project(JSON.parse(text) as MemberObject));
         if (states.length > 0) await take(states);
       }
     } catch (err) {
@@ -142,7 +160,7 @@ class MemberWatch {
     return (JSON.parse(splitter.end()) as MemberList).metadata;
   }
 
-  private async greet(states: MemberState[]): Promise<void> {
+  private async greet(states: S[]): Promise<void> {
     // From the first page on, what is greeted is known: a list that fails half-way is retried as a relist.
     this.listedOnce = true;
     const time = now();
@@ -154,7 +172,7 @@ class MemberWatch {
     if (wait) await wait;
   }
 
-  private emitAll(events: MemberEvent[]): void {
+  private emitAll(events: MemberEvent<S>[]): void {
     for (const event of events) this.sink.event(event);
   }
 
@@ -216,7 +234,7 @@ class MemberWatch {
     const resourceVersion = object.metadata?.resourceVersion;
     if (resourceVersion) this.resourceVersion = resourceVersion;
     if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
-    const event = this.store.apply(type, toState(object), 'watch', now());
+    const event = this.store.apply(type, this.options.project(object), 'watch', now());
     if (event) this.sink.event(event);
   }
 
@@ -278,7 +296,8 @@ export function silenceLimitMs(watchTimeoutSeconds: number): number {
   return timeoutMs + Math.min(15_000, Math.max(2_000, timeoutMs / 10));
 }
 
-function toState(object: MemberObject): MemberState {
+/** What `watch` keeps of a member; a projection for the operator starts from it. */
+export function memberState(object: MemberObject): MemberState {
   const team = object.spec?.memberOf;
   return {
     uid: object.metadata.uid ?? '',
