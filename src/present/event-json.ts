@@ -11,7 +11,7 @@ const UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
  * (jq, scripts) can rely on every field being present.
  */
 export function formatEventJson(event: MemberEvent): string {
-  const line = JSON.stringify({
+  return jsonLine({
     schemaVersion: EVENT_SCHEMA_VERSION,
     type: event.type,
     namespace: event.member.namespace,
@@ -23,5 +23,9 @@ export function formatEventJson(event: MemberEvent): string {
     time: event.time,
     source: event.source,
   });
-  return line.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One JSON object on one line, with the characters JSON.stringify leaves raw escaped too. */
+export function jsonLine(value: object): string {
+  return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
