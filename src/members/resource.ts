@@ -21,8 +21,18 @@ export interface MemberObject {
     labels?: Record<string, string>;
     creationTimestamp?: string;
     deletionTimestamp?: string;
+    generation?: number;
+    finalizers?: string[];
   };
   spec?: { memberOf?: string | null };
+  status?: MemberStatus;
+}
+
+/** What the operator announced for a member (crds/member.yaml), written through the status subresource. */
+export interface MemberStatus {
+  announcedTeam?: string;
+  announcedAt?: string;
+  observedGeneration?: number;
 }
 
 export interface ListMeta {
