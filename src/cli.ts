@@ -3,6 +3,7 @@ import { applyMemberCommand } from './commands/apply-member.js';
 import { checkCommand } from './commands/check.js';
 import { deleteMemberCommand } from './commands/delete-member.js';
 import { installCrdCommand, uninstallCrdCommand } from './commands/crd.js';
+import { operatorCommand } from './commands/operator.js';
 import { watchCommand } from './commands/watch.js';
 import { CliError, ExitCode } from './errors.js';
 import { escapeControl } from './present/escape.js';
@@ -31,7 +32,15 @@ Examples:
 Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
 4 Member CRD not installed, 5 timed out, 130/143 interrupted with conditions pending.`,
     );
-  for (const make of [installCrdCommand, uninstallCrdCommand, checkCommand, applyMemberCommand, deleteMemberCommand, watchCommand]) {
+  for (const make of [
+    installCrdCommand,
+    uninstallCrdCommand,
+    checkCommand,
+    applyMemberCommand,
+    deleteMemberCommand,
+    watchCommand,
+    operatorCommand,
+  ]) {
     program.addCommand(make().exitOverride());
   }
   return program;

@@ -50,7 +50,7 @@ export function resolveConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   return { kc, contextName, cluster, user, namespace, source };
 }
 
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** client-node refuses plain HTTP unless TLS verification is explicitly skipped; say so before any request. */
 function checkServer(cluster: Cluster, source: string): void {

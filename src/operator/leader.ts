@@ -20,6 +20,9 @@ export interface LeaderElectionConfig {
 
 export const LEADER_ELECTION_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
 
+/** The reason stoppedLeading() gives after a clean release. */
+export const RELEASED = 'released the lease';
+
 /** What a standby adds to its retry period at most, so that standbys do not all ask at the same moment. */
 const JITTER = 0.2;
 
@@ -113,7 +116,7 @@ export class LeaderElector {
     await this.loop?.catch(() => undefined);
     if (this.leading === undefined) return false;
     const released = await this.release();
-    this.lose('released the lease');
+    this.lose(released ? RELEASED : 'stopped without releasing the lease: a standby takes over once it expires');
     return released;
   }
 

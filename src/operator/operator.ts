@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kube } from '../kube/client.js';
+import { announcementText, type OperatorLog } from '../present/operator-log.js';
+import { makeChalk } from '../present/style.js';
+import type { WatcherStatus } from '../watcher/events.js';
+import { MemberStore } from '../watcher/store.js';
+import { watchProjected } from '../watcher/watcher.js';
+import type { Announcement } from './announcement.js';
+import { type BindAddress, type Endpoint, serveMetrics, serveProbes } from './endpoints.js';
+import { LeaderElector, type LeaderElectionConfig, type LeaderHooks, RELEASED } from './leader.js';
+import { operatorMember, type OperatorMember } from './member.js';
+import { NO_METRICS, type OperatorMetrics, prometheusMetrics } from './metrics.js';
+import { Reconciler } from './reconciler.js';
+import { EventRecorder, type RecorderHooks } from './recorder.js';
+
+export interface OperatorOptions {
+  /** undefined: every namespace. */
+  namespace: string | undefined;
+  identity: string;
+  useFinalizer: boolean;
+  concurrency: number;
+  watchTimeoutSeconds: number;
+  /** undefined: this process acts alone, without a Lease. */
+  leaderElection: LeaderElectionConfig | undefined;
+  probes: BindAddress | undefined;
+  metrics: BindAddress | undefined;
+}
+
+/** Without leader election, how long a stop waits for writes under way before it cuts them off. */
+const DRAIN_MS = 10_000;
+/** How long a stop waits for Kubernetes Events still being written. */
+const EVENT_DRAIN_MS = 5_000;
+const PLAIN = makeChalk(0);
+
+/** client-go's convention: the pod's name (POD_NAME from the downward API) or the host name, made unique. */
+export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
+  return `${env.POD_NAME || hostname()}_${randomUUID()}`;
+}
+
+/**
+ * `member-watch operator`: watches Members (every replica keeps a warm cache), and while it may act — always
+ * without leader election, while it holds the Lease with it — welcomes, moves and sees off members, recording
+ * each announcement in the member's status before logging it. Resolves after a clean stop (`stop` aborted);
+ * rejects with the failure that ended it (a refused watch or Lease, for example).
+ */
+export async function runOperator(kube: Kube, log: OperatorLog, options: OperatorOptions, stop: AbortSignal): Promise<void> {
+  const operator = new Operator(kube, log, options);
+  await operator.run(stop);
+}
+
+class Operator {
+  private readonly store = new MemberStore<OperatorMember>();
+  private metrics: OperatorMetrics = NO_METRICS;
+  private readonly endpoints: Endpoint[] = [];
+  private readonly reconciler: Reconciler;
+  private readonly recorder: EventRecorder;
+  private readonly elector: LeaderElector | undefined;
+  private readonly watchStop = new AbortController();
+  private readonly alone = new AbortController();
+  private synced = false;
+  private markSynced: () => void = () => undefined;
+  private readonly whenSynced = new Promise<void>((resolve) => {
+    this.markSynced = resolve;
+  });
+  private stopping = false;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly log: OperatorLog,
+    private readonly options: OperatorOptions,
+  ) {
+    this.recorder = new EventRecorder(kube, { identity: options.identity, concurrency: options.concurrency }, this.recorderHooks());
+    this.reconciler = new Reconciler(
+      kube,
+      this.store,
+      { useFinalizer: options.useFinalizer, concurrency: options.concurrency },
+      {
+        announce: (a) => this.announce(a),
+        failed: (namespace, name, reason, delayMs) => {
+          this.metrics.reconcileFailed();
+          this.log.warn(`could not reconcile ${namespace}/${name}, retrying in ${seconds(delayMs)}: ${reason}`, {
+            event: 'ReconcileError',
+            namespace,
+            name,
+          });
+        },
+        finished: (s) => this.metrics.reconciled(s),
+      },
+    );
+    const election = options.leaderElection;
+    this.elector = election === undefined ? undefined : new LeaderElector(kube, election, this.leaderHooks(election));
+  }
+
+  async run(stop: AbortSignal): Promise<void> {
+    this.logStart();
+    await this.openEndpoints();
+    const watching = this.watch();
+    const leading = this.elector?.run() ?? this.actAlone();
+    const stopped = new Promise<void>((resolve) => {
+      if (stop.aborted) resolve();
+      stop.addEventListener('abort', () => resolve(), { once: true });
+    });
+    try {
+      await Promise.race([watching, leading, stopped]);
+    } finally {
+      await this.shutdown(watching);
+    }
+  }
+
+  private async openEndpoints(): Promise<void> {
+    const { probes, metrics, leaderElection } = this.options;
+    if (metrics !== undefined) {
+      const prometheus = await prometheusMetrics(this.store, leaderElection && `${leaderElection.namespace}/${leaderElection.name}`);
+      this.metrics = prometheus.metrics;
+      const endpoint = await serveMetrics(metrics, prometheus.exposition);
+      this.endpoints.push(endpoint);
+      this.log.info(`serving metrics on ${endpoint.address}/metrics`, { event: 'Serving' });
+    }
+    if (probes !== undefined) {
+      const endpoint = await serveProbes(probes, () => this.notReady());
+      this.endpoints.push(endpoint);
+      this.log.info(`serving probes on ${endpoint.address}/healthz and /readyz`, { event: 'Serving' });
+    }
+  }
+
+  private notReady(): string | undefined {
+    if (this.stopping) return 'stopping';
+    return this.synced ? undefined : 'the members are not listed yet';
+  }
+
+  private logStart(): void {
+    const { options } = this;
+    const election = options.leaderElection;
+    this.log.info('starting the member-watch operator', {
+      event: 'Starting',
+      identity: options.identity,
+      watching: options.namespace ?? 'every namespace',
+      finalizer: options.useFinalizer ? 'on' : 'off',
+      lease: election === undefined ? 'none' : `${election.namespace}/${election.name}`,
+    });
+  }
+
+  private watch(): Promise<void> {
+    return watchProjected(
+      this.kube,
+      {
+        namespace: this.options.namespace,
+        greetExisting: true,
+        waitForCrd: true,
+        watchTimeoutSeconds: this.options.watchTimeoutSeconds,
+        pageSize: 500,
+        project: operatorMember,
+        store: this.store,
+      },
+      {
+        event: (event) => {
+          this.metrics.watchEvent(event.type);
+          this.reconciler.observe(event);
+        },
+        status: (status) => this.watcherStatus(status),
+        backpressure: () => undefined,
+      },
+      this.watchStop.signal,
+    );
+  }
+
+  private watcherStatus(status: WatcherStatus): void {
+    switch (status.kind) {
+      case 'listed':
+        return this.log.info(`listed ${status.members} member${status.members === 1 ? '' : 's'}`, { event: 'Listed' });
+      case 'live':
+        if (!status.first) return this.log.info('the watch is live again', { event: 'Reconnected' });
+        this.synced = true;
+        this.markSynced();
+        return this.log.info(
+          `watching members ${this.options.namespace === undefined ? 'in every namespace' : `in namespace ${this.options.namespace}`}`,
+          {
+            event: 'Watching',
+          },
+        );
+      case 'reconnecting':
+        this.metrics.reconnected();
+        return this.log.warn(`reconnecting in ${seconds(status.delayMs)} (attempt ${status.attempt}): ${status.reason}`, {
+          event: 'Reconnecting',
+        });
+      case 'relisting':
+        this.metrics.relisted();
+        return this.log.warn(`relisting: ${status.reason}`, { event: 'Relisting' });
+      case 'waiting-for-crd':
+        return this.log.warn('waiting for the Member CRD to be installed (member-watch install-crd)', { event: 'WaitingForCRD' });
+      case 'connecting':
+        return undefined;
+    }
+  }
+
+  /** Without leader election this process acts from the first complete list until it stops. */
+  private async actAlone(): Promise<void> {
+    await this.whenSynced;
+    if (this.alone.signal.aborted) return;
+    this.metrics.leader(true);
+    const { signal } = this.alone;
+    this.reconciler.start({ signal, mayAct: () => true });
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+
+  private leaderHooks(election: LeaderElectionConfig): LeaderHooks {
+    const lease = `${election.namespace}/${election.name}`;
+    return {
+      startedLeading: (signal) => {
+        this.metrics.leader(true);
+        this.log.info('leading', { event: 'Leading', lease, identity: election.identity });
+        void this.whenSynced.then(() => {
+          if (!signal.aborted) this.reconciler.start({ signal, mayAct: () => this.elector?.mayAct() === true });
+        });
+      },
+      stoppedLeading: (reason) => {
+        this.metrics.leader(false);
+        const released = reason === RELEASED;
+        this.log[released ? 'info' : 'warn'](`stopped leading: ${reason}`, { event: 'StoppedLeading', lease });
+      },
+      newLeader: (identity) =>
+        this.log.info(identity === undefined ? 'the lease is free' : 'standing by', {
+          event: 'LeaderChanged',
+          lease,
+          leader: identity ?? null,
+        }),
+      tryFailed: (reason) => this.log.warn(`lease ${lease}: ${reason}`, { event: 'LeaseError', lease }),
+    };
+  }
+
+  private announce(announcement: Announcement): void {
+    this.log.announce(announcement);
+    this.metrics.announced(announcement.kind);
+    const { member } = announcement;
+    this.recorder.record(
+      {
+        namespace: member.namespace,
+        name: member.name,
+        uid: member.uid,
+        type: 'Normal',
+        reason: announcement.kind,
+        message: announcementText(announcement, { chalk: PLAIN, qualified: false }),
+      },
+      new Date(announcement.time),
+    );
+  }
+
+  private recorderHooks(): RecorderHooks {
+    return {
+      recorded: () => this.metrics.kubeEvent('recorded'),
+      dropped: (facts, reason) => {
+        this.metrics.kubeEvent('dropped');
+        this.log.warn(`gave up recording the ${facts.reason} Event of ${facts.namespace}/${facts.name}: ${reason}`, {
+          event: 'EventDropped',
+          namespace: facts.namespace,
+          name: facts.name,
+        });
+      },
+      retrying: (facts, reason, delayMs) =>
+        this.log.warn(
+          `could not record the ${facts.reason} Event of ${facts.namespace}/${facts.name}, retrying in ${seconds(delayMs)}: ${reason}`,
+          {
+            event: 'EventError',
+            namespace: facts.namespace,
+            name: facts.name,
+          },
+        ),
+    };
+  }
+
+  /**
+   * Work under way is finished first (a leader keeps renewing meanwhile, so it is bounded by the renew deadline),
+   * then the Events still owed, then the Lease is released so a standby takes over at once.
+   */
+  private async shutdown(watching: Promise<void>): Promise<void> {
+    this.stopping = true;
+    this.log.info('stopping', { event: 'Stopping' });
+    await this.drainReconciles();
+    await Promise.race([this.recorder.drain(), sleep(EVENT_DRAIN_MS, undefined, { ref: false })]);
+    const lost = this.recorder.abandon();
+    if (lost > 0) this.log.warn(`${lost} Event${lost === 1 ? '' : 's'} not recorded`, { event: 'EventDropped' });
+    this.watchStop.abort();
+    await watching.catch(() => undefined);
+    await this.elector?.stop();
+    this.alone.abort();
+    await Promise.all(this.endpoints.map((e) => e.close()));
+    this.log.info('stopped', { event: 'Stopped' });
+  }
+
+  private async drainReconciles(): Promise<void> {
+    const drained = this.reconciler.drain();
+    if (this.elector !== undefined) return drained;
+    await Promise.race([drained, sleep(DRAIN_MS, undefined, { ref: false })]);
+    this.alone.abort();
+    await drained;
+  }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
