@@ -4,6 +4,7 @@ import { checkCommand } from './commands/check.js';
 import { deleteMemberCommand } from './commands/delete-member.js';
 import { installCrdCommand, uninstallCrdCommand } from './commands/crd.js';
 import { operatorCommand } from './commands/operator.js';
+import { releaseFinalizersCommand } from './commands/release-finalizers.js';
 import { watchCommand } from './commands/watch.js';
 import { CliError, ExitCode } from './errors.js';
 import { escapeControl } from './present/escape.js';
@@ -40,6 +41,7 @@ Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
     deleteMemberCommand,
     watchCommand,
     operatorCommand,
+    releaseFinalizersCommand,
   ]) {
     program.addCommand(make().exitOverride());
   }

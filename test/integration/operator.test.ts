@@ -161,6 +161,34 @@ test('after a restart the log holds exactly what changed meanwhile; status and E
   }
 });
 
+test('release-finalizers removes what a stopped operator left, and only that', async () => {
+  const ns = await env.cluster.createNamespace('op-release');
+  await env.createMember(ns, 'una', 'blue');
+  await env.createMember(ns, 'vic');
+  const op = startOperator(env, ['--watch-namespace', ns]);
+  try {
+    await op.waitFor(announced('Welcomed', 'una'));
+    await op.waitFor(announced('Welcomed', 'vic'));
+    await waitFor('both held', async () => ((await memberStatus(env, ns, 'vic'))?.metadata.finalizers?.length === 1 ? true : undefined));
+    await stopOperator(op);
+  } finally {
+    await killAll([op]);
+  }
+  await env.cluster.custom.patchNamespacedCustomObject({
+    ...{ group: GROUP, version: 'v1', plural: 'members', namespace: ns, name: 'vic' },
+    body: [{ op: 'add', path: '/metadata/finalizers/0', value: 'example.com/keep' }],
+  });
+  const r = await env.cli(['-n', ns, 'release-finalizers']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `finalizer ${FINALIZER} removed from 2 members\n`);
+  assert.equal((await memberStatus(env, ns, 'una'))?.metadata.finalizers, undefined);
+  assert.deepEqual((await memberStatus(env, ns, 'vic'))?.metadata.finalizers, ['example.com/keep']);
+  await env.deleteMember(ns, 'una');
+  await waitFor('una gone without an operator', async () => ((await env.getMember(ns, 'una')) === undefined ? true : undefined));
+  const again = await env.cli(['-n', ns, 'release-finalizers']);
+  assert.equal(again.stdout, `finalizer ${FINALIZER} removed from 0 members\n`);
+});
+
 test('a repeated move is one Event with a count, as client-go aggregates them', async () => {
   const ns = await env.cluster.createNamespace('op-repeat');
   await env.createMember(ns, 'pat', 'blue');
