@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Kube } from '../kube/client.js';
 import { ApiError } from '../kube/http.js';
 import { FINALIZER, type MemberObject, memberPath } from '../members/resource.js';
@@ -97,6 +98,8 @@ export class Reconciler {
 
   /** Starts acting: every member known is looked at once, then every change. */
   start(scope: ActingScope): void {
+    // Every request under way listens to the scope's signal: as many as `concurrency`, plus the re-reads.
+    setMaxListeners(2 * this.options.concurrency + 10, scope.signal);
     this.scope = scope;
     this.echoes.clear();
     scope.signal.addEventListener('abort', () => this.stopActing(scope), { once: true });
