@@ -12,6 +12,7 @@ import { type BindAddress, type Endpoint, serveMetrics, serveProbes } from './en
 import { LeaderElector, type LeaderElectionConfig, type LeaderHooks, RELEASED } from './leader.js';
 import { operatorMember, type OperatorMember } from './member.js';
 import { NO_METRICS, type OperatorMetrics, prometheusMetrics } from './metrics.js';
+import { requireStatusSubresource } from './preflight.js';
 import { Reconciler } from './reconciler.js';
 import { EventRecorder, type RecorderHooks } from './recorder.js';
 
@@ -64,6 +65,8 @@ class Operator {
   private readonly whenSynced = new Promise<void>((resolve) => {
     this.markSynced = resolve;
   });
+  /** Listed, and the CRD can hold what the operator records: acting may start. Rejects if it cannot. */
+  private readonly whenReady = this.whenSynced.then(() => requireStatusSubresource(this.kube));
   private stopping = false;
 
   constructor(
@@ -102,8 +105,9 @@ class Operator {
       if (stop.aborted) resolve();
       stop.addEventListener('abort', () => resolve(), { once: true });
     });
+    const unfit = new Promise<void>((_, reject) => this.whenReady.catch(reject));
     try {
-      await Promise.race([watching, leading, stopped]);
+      await Promise.race([watching, leading, stopped, unfit]);
     } finally {
       await this.shutdown(watching);
     }
@@ -197,7 +201,7 @@ class Operator {
 
   /** Without leader election this process acts from the first complete list until it stops. */
   private async actAlone(): Promise<void> {
-    await this.whenSynced;
+    await this.whenReady;
     if (this.alone.signal.aborted) return;
     this.metrics.leader(true);
     const { signal } = this.alone;
@@ -211,9 +215,12 @@ class Operator {
       startedLeading: (signal) => {
         this.metrics.leader(true);
         this.log.info('leading', { event: 'Leading', lease, identity: election.identity });
-        void this.whenSynced.then(() => {
-          if (!signal.aborted) this.reconciler.start({ signal, mayAct: () => this.elector?.mayAct() === true });
-        });
+        void this.whenReady.then(
+          () => {
+            if (!signal.aborted) this.reconciler.start({ signal, mayAct: () => this.elector?.mayAct() === true });
+          },
+          () => undefined,
+        );
       },
       stoppedLeading: (reason) => {
         this.metrics.leader(false);

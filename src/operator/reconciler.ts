@@ -241,12 +241,23 @@ export class Reconciler {
       return next;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return this.read(member.namespace, member.name);
-      if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return undefined;
+      if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return this.afterNotFound(member, action);
       if (announcement !== undefined && outcomeUnknown(err)) {
         this.uncertain.set(key, { action, uid: member.uid, resourceVersion: member.resourceVersion, announcement });
       }
       throw err;
     }
+  }
+
+  /**
+   * A 404 names the member whether it is gone or the CRD serves no status subresource (the original operator's
+   * CRD): only a read tells them apart, and the second must be said, not taken for a deletion.
+   */
+  private async afterNotFound(member: OperatorMember, action: Action): Promise<OperatorMember | undefined> {
+    if (!writePath(member, action).endsWith('/status')) return undefined;
+    const now = await this.read(member.namespace, member.name);
+    if (now === undefined) return undefined;
+    throw new Error('the Member CRD serves no status subresource: upgrade it with `member-watch install-crd`');
   }
 
   private actingScope(): ActingScope {

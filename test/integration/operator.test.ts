@@ -14,7 +14,7 @@ import {
   stopOperator,
   waitForEvents,
 } from './operator-support.js';
-import { GROUP, lines, useControlPlane, waitFor } from './support.js';
+import { GROUP, lines, schemalessCrd, useControlPlane, waitFor } from './support.js';
 
 const env = useControlPlane();
 
@@ -398,6 +398,33 @@ test('bad input: one line, the documented exit code', async (t) => {
     assert.match(stderr[1] ?? '', /^hint: /);
     assert.equal(stderr.length, 2);
   });
+});
+
+test('an old Member CRD without the status subresource: exit 4, and how to upgrade it', async () => {
+  const current = await env.cluster.ext.readCustomResourceDefinition({ name: `members.${GROUP}` });
+  await env.cluster.ext.replaceCustomResourceDefinition({
+    name: `members.${GROUP}`,
+    body: schemalessCrd(current.metadata?.resourceVersion),
+  });
+  try {
+    await waitFor('discovery without members/status', async () => {
+      const list = (await env.cluster.kc
+        .makeApiClient((await import('@kubernetes/client-node')).CustomObjectsApi)
+        .getAPIResources({ group: GROUP, version: 'v1' })) as {
+        resources: Array<{ name: string }>;
+      };
+      return list.resources.some((r) => r.name === 'members/status') ? undefined : true;
+    });
+    const r = await env.cli(['operator', '--metrics-bind-address', '0', '--health-probe-bind-address', '0']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.deepEqual(lines(r.stderr), [
+      'error: the Member CRD has no status subresource, where the operator records what it announced',
+      'hint: upgrade it with `member-watch install-crd` (`--dry-run` shows the change first)',
+    ]);
+  } finally {
+    const installed = await env.cli(['install-crd']);
+    assert.equal(installed.code, 0, installed.stderr);
+  }
 });
 
 interface Rbac {

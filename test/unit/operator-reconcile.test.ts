@@ -83,6 +83,8 @@ class FakeMembers {
   loseNextAnswer = false;
   /** PATCHes of these names fail with 500 before anything is applied. */
   readonly broken = new Set<string>();
+  /** An old CRD: the status subresource is not served, and the API server says so with a 404 naming the member. */
+  noStatus = false;
   private rv = 100;
 
   add(name: string, team: string | undefined, over: Partial<MemberObject['metadata']> = {}): MemberObject {
@@ -109,7 +111,7 @@ class FakeMembers {
     const object = this.objects.get(name ?? '');
     if (object === undefined) throw new ApiError({ status: 404, reason: 'NotFound', message: 'not found', objectName: name });
     if (req.method === 'GET') return structuredClone(object) as T;
-    if (this.broken.has(name ?? '')) throw new ApiError({ status: 500, reason: 'InternalError', message: 'etcd is sad' });
+    this.refuse(object, sub !== undefined);
     const patch = req.body as { metadata: { resourceVersion: string; finalizers?: string[] | null }; status?: Record<string, unknown> };
     if (patch.metadata.resourceVersion !== object.metadata.resourceVersion)
       throw new ApiError({ status: 409, reason: 'Conflict', message: 'modified' });
@@ -120,6 +122,13 @@ class FakeMembers {
       throw new NetworkError('ECONNRESET', 'socket hang up');
     }
     return structuredClone(object) as T;
+  }
+
+  /** Failures made on purpose, before anything is applied. */
+  private refuse(object: MemberObject, status: boolean): void {
+    const name = object.metadata.name;
+    if (this.broken.has(name)) throw new ApiError({ status: 500, reason: 'InternalError', message: 'etcd is sad' });
+    if (this.noStatus && status) throw new ApiError({ status: 404, reason: 'NotFound', message: 'not found', objectName: name });
   }
 
   private apply(
@@ -338,4 +347,16 @@ test('the store hands the operator its members and the size of each namespace', 
     ]),
   );
   assert.equal(store.get('crew', 'b')?.announcedAt, T0);
+});
+
+test('a status subresource that is not served is said, not taken for a deletion', async () => {
+  const h = harness();
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+  h.api.noStatus = true;
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(h.announced, []);
+  assert.match(h.failures[0] ?? '', /^patrick: the Member CRD serves no status subresource: upgrade it with `member-watch install-crd`$/);
+  h.scope.abort();
 });
