@@ -47,6 +47,14 @@ export class Kube {
     return explainFailure(err, op, this.endpoint);
   }
 
+  /**
+   * The same cluster and user over connections of their own: requests that must not queue behind many others
+   * (a leader's Lease renewals behind its bulk writes, when every pooled socket is busy) get sockets nobody else holds.
+   */
+  withOwnConnections(): Kube {
+    return new Kube(this.http.withOwnConnections(), this.config);
+  }
+
   close(): void {
     this.http.close();
   }

@@ -78,6 +78,11 @@ export class KubeClient {
     return this.config.cluster.server;
   }
 
+  /** The same server, credentials and debug log, over a keep-alive pool of its own. */
+  withOwnConnections(): KubeClient {
+    return new KubeClient(this.config, this.debug);
+  }
+
   async json<T>(req: ApiRequest): Promise<T> {
     const res = await this.send(req);
     const text = await readBody(res);

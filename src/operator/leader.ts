@@ -114,10 +114,14 @@ export class LeaderElector {
   async stop(): Promise<boolean> {
     this.stopping.abort();
     await this.loop?.catch(() => undefined);
-    if (this.leading === undefined) return false;
-    const released = await this.release();
-    this.lose(released ? RELEASED : 'stopped without releasing the lease: a standby takes over once it expires');
-    return released;
+    try {
+      if (this.leading === undefined) return false;
+      const released = await this.release();
+      this.lose(released ? RELEASED : 'stopped without releasing the lease: a standby takes over once it expires');
+      return released;
+    } finally {
+      this.kube.close();
+    }
   }
 
   private async tryUntilStopped(): Promise<void> {
@@ -174,16 +178,18 @@ export class LeaderElector {
     return true;
   }
 
-  /** The leader's fast path: update the Lease as last seen; a 409 (someone wrote it since) falls back to reading it. */
+  /**
+   * The leader's fast path: update the Lease as last seen. Any failure (409: written since; 404: deleted; a lost
+   * answer) falls back to reading it, as client-go does.
+   */
   private async renewAsObserved(now: string): Promise<boolean> {
     const observed = this.observed;
     if (!this.leading || observed === undefined) return false;
     try {
       await this.update(observed, { ...observed.spec, holderIdentity: this.config.identity, renewTime: now });
       return true;
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409) return false;
-      throw err;
+    } catch {
+      return false;
     }
   }
 

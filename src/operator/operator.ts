@@ -93,7 +93,7 @@ class Operator {
       },
     );
     const election = options.leaderElection;
-    this.elector = election === undefined ? undefined : new LeaderElector(kube, election, this.leaderHooks(election));
+    this.elector = election === undefined ? undefined : new LeaderElector(kube.withOwnConnections(), election, this.leaderHooks(election));
   }
 
   async run(stop: AbortSignal): Promise<void> {
