@@ -113,7 +113,17 @@ class Operator {
     }
   }
 
+  /** Both or neither: a metrics server left listening after the probes failed to bind would keep the process alive. */
   private async openEndpoints(): Promise<void> {
+    try {
+      await this.serveEndpoints();
+    } catch (err) {
+      await Promise.all(this.endpoints.map((e) => e.close()));
+      throw err;
+    }
+  }
+
+  private async serveEndpoints(): Promise<void> {
     const { probes, metrics, leaderElection } = this.options;
     if (metrics !== undefined) {
       const prometheus = await prometheusMetrics(this.store, leaderElection && `${leaderElection.namespace}/${leaderElection.name}`);

@@ -371,7 +371,11 @@ test('bad input: one line, the documented exit code', async (t) => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as net.AddressInfo).port;
     try {
-      const r = await env.cli(['operator', '--metrics-bind-address', '0', '--health-probe-bind-address', `127.0.0.1:${port}`]);
+      // The metrics bind first and must not keep the process alive once the probes fail to.
+      const metrics = `127.0.0.1:${await freePort()}`;
+      const r = await env.cli(['operator', '--metrics-bind-address', metrics, '--health-probe-bind-address', `127.0.0.1:${port}`], {
+        timeoutMs: 15_000,
+      });
       assert.equal(r.code, 2, r.stderr);
       assert.deepEqual(lines(r.stderr), [
         `error: cannot listen on 127.0.0.1:${port} for the health probes: the address is already in use`,
