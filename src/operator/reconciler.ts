@@ -98,6 +98,7 @@ export class Reconciler {
 
   /** Starts acting: every member known is looked at once, then every change. */
   start(scope: ActingScope): void {
+    if (scope.signal.aborted) return;
     // Every request under way listens to the scope's signal: as many as `concurrency`, plus the re-reads.
     setMaxListeners(2 * this.options.concurrency + 10, scope.signal);
     this.scope = scope;

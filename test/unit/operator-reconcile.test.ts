@@ -290,6 +290,7 @@ test('nothing is written before acting starts, nor after it ends', async () => {
   assert.deepEqual(h.api.requests, []);
   h.scope.abort();
   h.reconciler.start({ signal: h.scope.signal, mayAct: () => true });
+  assert.equal(h.reconciler.backlog, 0, 'nothing queued for a scope that has ended');
   await h.settle();
   assert.deepEqual(h.api.requests, []);
 });
