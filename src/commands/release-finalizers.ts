@@ -5,7 +5,7 @@ import { runContext } from './context.js';
 
 export function releaseFinalizersCommand(): Command {
   return new Command('release-finalizers')
-    .description(`remove the operator's finalizer (${FINALIZER}) from every Member that holds it, once the operator is gone`)
+    .description(`remove the operator's finalizer ${FINALIZER} from every Member that holds it, once the operator is gone`)
     .addHelpText(
       'after',
       `
