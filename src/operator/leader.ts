@@ -159,23 +159,21 @@ export class LeaderElector {
     const now = microTime(new Date());
     if (await this.renewAsObserved(now)) return true;
     const current = await this.get();
-    if (current === undefined) {
-      this.observe(await this.create(now));
-      return true;
-    }
+    if (current === undefined) return wonRace(async () => this.observe(await this.create(now)));
     this.observe(current);
     const spec = current.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const mine = holder === this.config.identity;
     if (holder !== '' && !mine && this.unexpired(spec)) return false;
-    await this.update(current, {
-      holderIdentity: this.config.identity,
-      leaseDurationSeconds: this.leaseSeconds,
-      acquireTime: mine ? (spec.acquireTime ?? now) : now,
-      renewTime: now,
-      leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
-    });
-    return true;
+    return wonRace(() =>
+      this.update(current, {
+        holderIdentity: this.config.identity,
+        leaseDurationSeconds: this.leaseSeconds,
+        acquireTime: mine ? (spec.acquireTime ?? now) : now,
+        renewTime: now,
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+      }),
+    );
   }
 
   /**
@@ -308,6 +306,20 @@ export class LeaderElector {
 
   private explain(err: unknown): CliError {
     return this.kube.explain(err, { verb: this.verb, resource: LEASE_RESOURCE, namespace: this.config.namespace });
+  }
+}
+
+/**
+ * True when the write went through; false when another candidate wrote the Lease first (409: created or updated
+ * since we read it), which is losing a race, not a failure: the next try reads who won.
+ */
+async function wonRace(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) return false;
+    throw err;
   }
 }
 
