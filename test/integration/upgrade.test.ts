@@ -32,6 +32,8 @@ function kubectl(args: string[], input?: string): Promise<Run> {
     const child = execFile('kubectl', [...own, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
+    // kubectl may exit before it reads stdin (an error, or no -f -): the EPIPE that follows is not the test's concern.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 }
