@@ -1,17 +1,37 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, ExitCode } from '../errors.js';
 
+export interface PollOptions {
+  /** Time between checks (default 250 ms); the last wait is shortened so that the last check falls on the deadline. */
+  intervalMs?: number;
+  /** What still holds the wait, for the timeout message (e.g. the members not yet gone and their finalizers). */
+  pending?: () => string | undefined;
+}
+
+const DEFAULT_INTERVAL_MS = 250;
+
 /**
- * Checks until `done` says yes or the time is up (exit 5, naming what was awaited). A timeout of 0 checks
- * once, as kubectl's `--timeout=0` does; the last check happens at the deadline, never before it.
+ * Checks until `done` says yes or the time is up (exit 5, naming what was awaited and what still holds it).
+ *
+ * The contract, as `kubectl wait` has it: the first check happens at once; a limit of 0 (or anything that
+ * rounds to 0 ms) checks exactly once; a limit below the interval is kept, because the last wait is cut short
+ * so that a final check happens at the deadline. It never gives up before the deadline: it gives up only
+ * after a check that started at or after it said no. A check is never cut short here; its requests carry
+ * their own limits.
  */
-export async function pollUntil(what: string, done: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+export async function pollUntil(what: string, done: () => Promise<boolean>, timeoutMs: number, options: PollOptions = {}): Promise<void> {
+  const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const deadline = performance.now() + Math.max(0, timeoutMs);
   for (;;) {
+    const checkedAt = performance.now();
     if (await done()) return;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(timeoutMs)} waiting for ${what}`);
-    await sleep(Math.min(intervalMs, left));
+    if (checkedAt >= deadline) {
+      const pending = options.pending?.();
+      const suffix = pending === undefined || pending === '' ? '' : `; still pending: ${pending}`;
+      throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(timeoutMs)} waiting for ${what}${suffix}`);
+    }
+    // Rounded up: a timer may fire up to a millisecond early, which would cost one check before the deadline.
+    await sleep(Math.max(0, Math.ceil(Math.min(intervalMs, deadline - performance.now()))));
   }
 }
 
