@@ -21,7 +21,9 @@ export function nameProblem(name: string): string | undefined {
 
 export function teamProblem(team: string): string | undefined {
   if (team === '') return 'a team must not be empty (leave the team out for no team)';
-  if (team.length > MAX_TEAM) return `a team must be at most ${MAX_TEAM} characters (it has ${team.length})`;
+  // Counted as the API server counts maxLength: in characters (code points), not in UTF-16 units.
+  const characters = [...team].length;
+  if (characters > MAX_TEAM) return `a team must be at most ${MAX_TEAM} characters (it has ${characters})`;
   if (CONTROL.test(team)) return 'a team must not contain control characters';
   return undefined;
 }

@@ -22,6 +22,12 @@ test('teams are short and free of control characters', () => {
   assert.match(teamProblem('a\nb') ?? '', /control characters/);
 });
 
+test('a team is measured in characters, as the API server counts maxLength, not in UTF-16 units', () => {
+  assert.equal(teamProblem('🙂'.repeat(63)), undefined);
+  assert.match(teamProblem('🙂'.repeat(64)) ?? '', /at most 63 characters \(it has 64\)/);
+  assert.equal(teamProblem('é'.repeat(63)), undefined);
+});
+
 test('labels follow the Kubernetes label syntax', () => {
   assert.equal(labelProblem('role', 'lead'), undefined);
   assert.equal(labelProblem('example.com/role', ''), undefined);
