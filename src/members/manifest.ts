@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { YamlScalar } from './yaml-scalar.js';
 import { API_VERSION, KIND, type MemberObject } from './resource.js';
 import { labelProblem, nameProblem, teamProblem } from './validate.js';
 
@@ -28,10 +29,10 @@ export type ParsedDocument =
 /** Parses a multi-document YAML or JSON text of Members; a syntax error anywhere rejects the whole text. */
 export async function parseMemberDocuments(text: string, source: string): Promise<ParsedDocument[]> {
   // Loaded here, not at start-up: only -f needs a YAML parser.
-  const { default: yaml } = await import('js-yaml');
+  const { loadAllAsKubectl } = await import('./kubectl-yaml.js');
   let documents: unknown[];
   try {
-    documents = yaml.loadAll(text);
+    documents = loadAllAsKubectl(text);
   } catch (err) {
     throw usageError(describeSyntaxError(err, text, source), 'nothing was applied; fix the file and run again');
   }
@@ -71,7 +72,7 @@ function checkDocument(doc: unknown, where: string): ParsedDocument {
 }
 
 function toDraft(doc: unknown): MemberDraft | string {
-  if (!isRecord(doc)) return 'not a YAML mapping';
+  if (!isRecord(doc)) return `not a YAML mapping but ${describe(doc)}`;
   if (doc.apiVersion !== API_VERSION || doc.kind !== KIND) {
     return `not a Member: expected apiVersion ${API_VERSION} and kind ${KIND}, found ${String(doc.apiVersion)} ${String(doc.kind)}`;
   }
@@ -81,23 +82,31 @@ function toDraft(doc: unknown): MemberDraft | string {
 }
 
 function memberDraft(doc: Record<string, unknown>): MemberDraft | string {
-  const metadata = isRecord(doc.metadata) ? doc.metadata : {};
+  const metadata = optionalMapping('metadata', doc.metadata);
+  if (typeof metadata === 'string') return metadata;
   const name = metadata.name;
-  if (typeof name !== 'string') return 'metadata.name is missing';
-  const problem = nameProblem(name) ?? namespaceProblem(metadata.namespace) ?? labelsProblem(metadata.labels) ?? specProblem(doc.spec);
+  if (typeof name !== 'string') return name === undefined || name === null ? 'metadata.name is missing' : wrongType('metadata.name', name);
+  // A null is an absent field, as kubectl reads it.
+  const namespace = metadata.namespace ?? undefined;
+  const labels = metadata.labels ?? undefined;
+  const problem = nameProblem(name) ?? namespaceProblem(namespace) ?? labelsProblem(labels) ?? specProblem(doc.spec);
   if (problem !== undefined) return `member ${JSON.stringify(name)}: ${problem}`;
-  const spec = isRecord(doc.spec) ? doc.spec : {};
-  return {
-    name,
-    namespace: metadata.namespace as string | undefined,
-    team: typeof spec.memberOf === 'string' ? spec.memberOf : undefined,
-    labels: metadata.labels as Record<string, string> | undefined,
-  };
+  return { name, namespace: namespace as string | undefined, team: teamOf(doc.spec), labels: labels as Record<string, string> | undefined };
+}
+
+function teamOf(spec: unknown): string | undefined {
+  return isRecord(spec) && typeof spec.memberOf === 'string' ? spec.memberOf : undefined;
+}
+
+function optionalMapping(field: string, value: unknown): Record<string, unknown> | string {
+  if (value === undefined || value === null) return {};
+  return isRecord(value) ? value : `${field} must be a mapping, found ${describe(value)}`;
 }
 
 function namespaceProblem(namespace: unknown): string | undefined {
   if (namespace === undefined) return undefined;
-  if (typeof namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+  if (typeof namespace !== 'string') return wrongType('metadata.namespace', namespace);
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
     return `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace name`;
   }
   return undefined;
@@ -105,9 +114,9 @@ function namespaceProblem(namespace: unknown): string | undefined {
 
 function labelsProblem(labels: unknown): string | undefined {
   if (labels === undefined) return undefined;
-  if (!isRecord(labels)) return 'metadata.labels must be a mapping';
+  if (!isRecord(labels)) return `metadata.labels must be a mapping, found ${describe(labels)}`;
   for (const [key, value] of Object.entries(labels)) {
-    if (typeof value !== 'string') return `label ${key} must have a string value`;
+    if (typeof value !== 'string') return wrongType(`the value of label ${key}`, value);
     const problem = labelProblem(key, value);
     if (problem !== undefined) return problem;
   }
@@ -116,14 +125,30 @@ function labelsProblem(labels: unknown): string | undefined {
 
 function specProblem(spec: unknown): string | undefined {
   if (spec === undefined || spec === null) return undefined;
-  if (!isRecord(spec)) return 'spec must be a mapping';
+  if (!isRecord(spec)) return `spec must be a mapping, found ${describe(spec)}`;
   const unknown = Object.keys(spec).filter((k) => k !== 'memberOf');
   if (unknown.length > 0) return `unknown field spec.${unknown[0]} (a Member has only spec.memberOf)`;
   if (spec.memberOf === undefined || spec.memberOf === null) return undefined;
-  if (typeof spec.memberOf !== 'string') return 'spec.memberOf must be a string';
+  if (typeof spec.memberOf !== 'string') return wrongType('spec.memberOf', spec.memberOf);
   return teamProblem(spec.memberOf);
 }
 
+/** A number or boolean where text belongs: named with what was written, as kubectl would refuse it. */
+function wrongType(field: string, value: unknown): string {
+  const quote = value instanceof YamlScalar ? ` (quote it to keep it as text: "${value.source}")` : '';
+  return `${field} must be a string, found ${describe(value)}${quote}`;
+}
+
+function describe(value: unknown): string {
+  if (value instanceof YamlScalar) {
+    const read = value.type === 'boolean' || String(value.value) !== value.source ? `, which YAML reads as ${String(value.value)}` : '';
+    return `the ${value.type} ${value.source}${read}`;
+  }
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'a mapping' : `the ${typeof value} ${String(value)}`;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof YamlScalar);
 }
