@@ -8,6 +8,7 @@ import { releaseFinalizersCommand } from './commands/release-finalizers.js';
 import { watchCommand } from './commands/watch.js';
 import { CliError, ExitCode } from './errors.js';
 import { escapeControl } from './present/escape.js';
+import { describeStdoutFailure, readerLeft, watchStdout } from './present/stdout-failure.js';
 import { version } from './version.js';
 
 export function buildProgram(): Command {
@@ -31,7 +32,8 @@ Examples:
   member-watch watch -o json --for added:patrick --timeout 30s
 
 Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
-4 Member CRD not installed, 5 timed out, 130/143 interrupted with conditions pending.`,
+4 Member CRD not installed, 5 timed out, 6 stdout could not be written,
+130/143 interrupted.`,
     );
   for (const make of [
     installCrdCommand,
@@ -50,7 +52,7 @@ Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
 
 /** Runs the CLI; every outcome becomes process.exitCode, never process.exit(), so output is flushed. */
 export async function main(argv: string[]): Promise<void> {
-  handleClosedStdout();
+  handleStdoutErrors();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -76,10 +78,17 @@ function reportFailure(err: unknown, debug: boolean): number {
   return ExitCode.Internal;
 }
 
-/** `member-watch watch | head -1`: the reader left, so there is nobody to tell; end quietly. */
-function handleClosedStdout(): void {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
+/**
+ * A failing stdout ends a command that does not claim it (commands that change the cluster do, to stop and report).
+ * `member-watch watch | head -1`: the reader left, so there is nobody to tell; end quietly with the usual exit code.
+ * `> /dev/full`: the results are lost, which must not pass for success: one line on stderr, exit 6.
+ */
+function handleStdoutErrors(): void {
+  // When stderr fails as well nothing more can be said, and its error must not end the process with a stack trace.
+  process.stderr.on('error', () => undefined);
+  watchStdout(process.stdout, (err) => {
+    if (readerLeft(err)) process.exit(process.exitCode ?? ExitCode.Ok);
+    process.stderr.write(`error: ${describeStdoutFailure(err)}\n`);
+    process.exit(ExitCode.Output);
   });
 }

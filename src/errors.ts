@@ -6,6 +6,8 @@ export const ExitCode = {
   Cluster: 3,
   CrdMissing: 4,
   Timeout: 5,
+  /** stdout could not be written: a full disk, an I/O error, or a closed pipe while work was left undone. */
+  Output: 6,
   Interrupted: 130,
   Terminated: 143,
 } as const;
