@@ -1,16 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { CliError, ExitCode, usageError } from '../errors.js';
-import type { Applied } from '../kube/apply.js';
+import { usageError } from '../errors.js';
+import type { WriteFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
-import { mapLimit } from '../kube/parallel.js';
-import { type MemberDraft, memberManifest, parseMemberDocuments } from '../members/manifest.js';
-import { type MemberObject, RESOURCE } from '../members/resource.js';
+import { mapLimit, NOT_STARTED, type NotStarted } from '../kube/parallel.js';
+import type { ApplyResult } from '../members/apply.js';
+import { type MemberDraft, parseMemberDocuments } from '../members/manifest.js';
+import type { MemberObject } from '../members/resource.js';
 import { checkName, checkTeam } from '../members/validate.js';
 import { escapeControl } from '../present/escape.js';
-import { formatObjects, memberRef, type ObjectFormat } from '../present/objects.js';
+import { formatObjects, memberRef, type ObjectFormat, type WriteTally } from '../present/objects.js';
 import { type RunContext, runContext } from './context.js';
-import { collectLabel } from './parse.js';
+import { collectLabel, parseDuration } from './parse.js';
+import { failureLine, singleFailure, WriteRun } from './write-run.js';
 
 interface ApplyOptions {
   team?: string;
@@ -18,6 +20,8 @@ interface ApplyOptions {
   filename?: string;
   dryRun?: boolean;
   output?: ObjectFormat;
+  showManagedFields?: boolean;
+  timeout?: number;
 }
 
 // Enough to keep a remote API server busy without tripping its priority-and-fairness limits.
@@ -25,27 +29,43 @@ const CONCURRENCY = 16;
 
 export function applyMemberCommand(): Command {
   return new Command('apply-member')
-    .description('create or update Members (server-side apply): one by name, or every Member in a file')
+    .description('create or update Members: one by name, or every Member in a file')
     .argument('[name]', 'the Member to create or update')
     .option('--team <team>', 'the team (spec.memberOf); without it the member has no team')
-    .option('-l, --label <key=value>', 'a label to set; repeatable', collectLabel)
+    .option('-l, --label <key=value>', "a label; repeatable; the member's labels become exactly these", collectLabel)
     .option('-f, --filename <file>', 'a YAML or JSON file of Members (several documents, or a List); - reads stdin')
     .option('--dry-run', 'server-side dry run: validate and report, change nothing')
     .addOption(new Option('-o, --output <format>', 'print the applied objects instead of a summary').choices(['name', 'json', 'yaml']))
+    .option('--show-managed-fields', 'with -o json|yaml, keep metadata.managedFields (hidden by default, as kubectl does)')
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'limit for the whole command (default: none; each request gives up after 30s of silence)',
+      ).argParser(parseDuration),
+    )
     .addHelpText(
       'after',
       `
+A member gets exactly the team and labels given, whoever set them before. Documents for the same member are
+applied in file order (the last wins). After a failure that concerns the cluster (unreachable, timed out, the CRD
+missing or being deleted) no further member is applied, and the command says which were and were not.
+
 Examples:
   member-watch apply-member patrick --team blue
   member-watch apply-member patrick -l role=lead -n crew
-  member-watch apply-member -f members.yaml
+  member-watch apply-member -f members.yaml --timeout 2m
   kubectl get members -o yaml | member-watch apply-member -f -`,
     )
     .action(async (name: string | undefined, options: ApplyOptions, cmd: Command) => {
       const ctx = runContext(cmd, { machine: options.output === 'json' || options.output === 'yaml' });
-      const drafts = await draftsFrom(name, options, ctx);
+      const located = await draftsFrom(name, options, ctx);
       const kube = await ctx.kube();
-      await applyAll(drafts, kube, ctx, options);
+      const run = new WriteRun(options.timeout);
+      try {
+        await applyAll(located, { kube, ctx, options, run, fromFile: name === undefined });
+      } finally {
+        run.finish();
+      }
     });
 }
 
@@ -68,7 +88,14 @@ function draftFromFlags(name: string, options: ApplyOptions): Located {
 /** Every document is checked before anything is applied: a bad file changes nothing. */
 async function draftsFromFile(filename: string, ctx: RunContext): Promise<Located[]> {
   const source = filename === '-' ? 'stdin' : filename;
-  const parsed = await parseMemberDocuments(await readSource(filename), source);
+  const text = await readSource(filename, ctx);
+  // Node gives a closed stdin the empty /dev/null: the two cannot be told apart, and neither holds documents.
+  if (filename === '-' && text === '')
+    throw usageError(
+      'stdin is empty (closed, /dev/null, or nothing was piped in)',
+      'pipe Members in: `kubectl get members -o yaml | member-watch apply-member -f -`',
+    );
+  const parsed = await parseMemberDocuments(text, source);
   const bad = parsed.flatMap((p) => (p.problem === undefined ? [] : [`${p.where}: ${p.problem}`]));
   const good = parsed.flatMap((p) => (p.problem === undefined ? [{ where: p.where, draft: p.draft }] : []));
   const flag = ctx.namespaceFlag;
@@ -85,79 +112,132 @@ async function draftsFromFile(filename: string, ctx: RunContext): Promise<Locate
   return good;
 }
 
-async function readSource(filename: string): Promise<string> {
+async function readSource(filename: string, ctx: RunContext): Promise<string> {
   try {
-    return filename === '-' ? await readStdin() : await readFile(filename, 'utf8');
+    return filename === '-' ? await readStdin(ctx) : await readFile(filename, 'utf8');
   } catch (err) {
-    throw usageError(`cannot read ${filename}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw usageError(`cannot read ${filename === '-' ? 'stdin' : filename}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(ctx: RunContext): Promise<string> {
+  if (process.stdin.isTTY) ctx.term.notice('reading Members from the terminal; end with Ctrl-D');
   let text = '';
   process.stdin.setEncoding('utf8');
   for await (const chunk of process.stdin) text += chunk as string;
   return text;
 }
 
-type Outcome = { where: string; applied: Applied<MemberObject> } | { where: string; error: CliError };
+interface Env {
+  kube: Kube;
+  ctx: RunContext;
+  options: ApplyOptions;
+  run: WriteRun;
+  fromFile: boolean;
+}
 
-async function applyAll(
-  drafts: Array<{ where: string; draft: MemberDraft }>,
-  kube: Kube,
-  ctx: RunContext,
-  options: ApplyOptions,
-): Promise<void> {
-  const { applyMember } = await import('../members/apply.js');
-  const done: Array<Outcome | undefined> = [];
-  let printed = 0;
-  // Lines come in file order as soon as every earlier member is done, so output is both live and stable.
-  const flush = (): void => {
-    for (let next = done[printed]; next !== undefined; next = done[++printed]) report(next, ctx, options);
-  };
-  // Without the CRD every member fails alike: one error for the whole file, not one per member.
-  let crdMissing: CliError | undefined;
-  const outcomes = await mapLimit(drafts, CONCURRENCY, async ({ where, draft }, i) => {
-    if (crdMissing) return (done[i] = { where, error: crdMissing });
-    const manifest = memberManifest(draft, draft.namespace ?? kube.namespace);
-    let outcome: Outcome;
-    try {
-      outcome = { where, applied: await applyMember(kube, manifest, options.dryRun === true) };
-    } catch (err) {
-      const error = kube.explain(err, { verb: 'patch', resource: RESOURCE });
-      if (error.exitCode === ExitCode.CrdMissing) crdMissing ??= error;
-      outcome = { where, error };
-    }
-    done[i] = outcome;
-    if (drafts.length > 1 && !crdMissing) flush();
-    return outcome;
+type Target = Located & { namespace: string };
+type Result = ApplyResult | 'skipped' | NotStarted;
+
+async function applyAll(located: Located[], env: Env): Promise<void> {
+  const { kube, run, options } = env;
+  const { applyMember, checkCrdTakesMembers } = await import('../members/apply.js');
+  await checkCrdTakesMembers(kube, run.cutOff).catch((err: unknown) => {
+    throw run.explainCut(err);
   });
-  if (crdMissing) {
-    // Members applied before the CRD went away are still reported.
-    for (const outcome of done.slice(printed)) if (outcome && 'applied' in outcome) report(outcome, ctx, options);
-    throw crdMissing;
+  const targets: Target[] = located.map((l) => ({ ...l, namespace: l.draft.namespace ?? kube.namespace }));
+  const lines = new InOrder((target, result) => report(target, result, env, targets));
+  // Documents for the same member are applied one after the other, in file order: the last one wins, and each
+  // line says what that document did. Items start in file order, so each finds its predecessor already queued.
+  const queues = new Map<string, Promise<unknown>>();
+  const results = await mapLimit(
+    targets,
+    CONCURRENCY,
+    async (target, i) => {
+      const key = `${target.namespace}/${target.draft.name}`;
+      const result = (queues.get(key) ?? Promise.resolve()).then(async (): Promise<Result> => {
+        // A document that waited for an earlier one of its member does not start once the run has stopped.
+        if (run.stopped.aborted) return 'skipped';
+        const applied = await applyMember(kube, {
+          draft: target.draft,
+          namespace: target.namespace,
+          dryRun: options.dryRun === true,
+          cutOff: run.cutOff,
+        });
+        if (!applied.ok && !applied.aboutTheObject) run.fail(applied);
+        return applied;
+      });
+      queues.set(key, result);
+      lines.settle(i, target, await result);
+      return result;
+    },
+    run.stopped,
+  );
+  lines.rest();
+  await finish(targets, results, env);
+}
+
+/** Result lines in file order, each as soon as every earlier document is done: live and stable. */
+class InOrder {
+  private readonly settled: Array<{ target: Target; result: Result } | undefined> = [];
+  private printed = 0;
+
+  constructor(private readonly emit: (target: Target, result: Result) => void) {}
+
+  settle(index: number, target: Target, result: Result): void {
+    this.settled[index] = { target, result };
+    for (let next = this.settled[this.printed]; next !== undefined; next = this.settled[++this.printed])
+      this.emit(next.target, next.result);
   }
-  const objects = outcomes.flatMap((o) => ('applied' in o ? [o.applied.object] : []));
-  if ((options.output === 'json' || options.output === 'yaml') && objects.length > 0)
-    ctx.term.result(await formatObjects(objects, options.output));
-  const failures = outcomes.flatMap((o) => ('error' in o ? [o.error] : []));
-  if (drafts.length === 1) {
-    if (failures[0] !== undefined) throw failures[0];
-    flush();
-  } else if (failures.length > 0) {
-    const first = failures[0] as CliError;
-    throw new CliError(first.exitCode, `${failures.length} of ${outcomes.length} members failed to apply`, { hint: first.hint });
+
+  /** After a stop, what settled behind a document that never started is printed too. */
+  rest(): void {
+    for (const next of this.settled.slice(this.printed)) if (next !== undefined) this.emit(next.target, next.result);
+    this.printed = this.settled.length;
   }
 }
 
-function report(outcome: Outcome, ctx: RunContext, options: ApplyOptions): void {
-  if ('error' in outcome) {
-    ctx.term.error(`${outcome.where}: ${outcome.error.message}`);
+function report(target: Target, result: Result, env: Env, targets: Target[]): void {
+  const { ctx, options } = env;
+  if (result === 'skipped' || result === NOT_STARTED) return;
+  if (!result.ok) {
+    // A single member's error ends the command; in a file each is said where it happens.
+    const line = env.fromFile ? failureLine(target.where, result) : undefined;
+    if (line !== undefined) ctx.term.error(escapeControl(line));
     return;
   }
-  const ref = memberRef(outcome.applied.object.metadata.name);
+  const ref = memberRef(result.object.metadata.name);
   if (options.output === 'name') ctx.term.result(ref);
-  else if (options.output === undefined) {
-    ctx.term.result(`${ref} ${outcome.applied.outcome}${options.dryRun ? ' (server dry run)' : ''}`);
+  if (options.output !== undefined) return;
+  // Lines of a file that spans namespaces say which member they are about.
+  const where = targets.some((t) => t.namespace !== target.namespace) ? ` in namespace ${target.namespace}` : '';
+  ctx.term.result(`${ref} ${result.outcome}${where}${options.dryRun ? ' (server dry run)' : ''}`);
+}
+
+async function finish(targets: Target[], results: Result[], env: Env): Promise<void> {
+  const { ctx, options, run } = env;
+  const applied = results.flatMap((r): MemberObject[] => (typeof r === 'object' && r.ok ? [r.object] : []));
+  if ((options.output === 'json' || options.output === 'yaml') && (applied.length > 0 || targets.length > 1)) {
+    // What was applied, even when not all was: as a List whenever several members were asked for.
+    const format = { asList: targets.length > 1, showManagedFields: options.showManagedFields === true };
+    ctx.term.result(await formatObjects(applied, options.output, format));
   }
+  const failures = results.flatMap((r): WriteFailure[] => (typeof r === 'object' && !r.ok ? [r] : []));
+  const summary = run.summary('applied', tallyOf(targets, results), failures[0]);
+  if (summary === undefined) return;
+  if (targets.length > 1) throw summary;
+  throw singleFailure(summary, failures[0], `member ${targets[0]?.draft.name ?? ''} may or may not have been applied`);
+}
+
+function tallyOf(targets: Target[], results: Result[]): WriteTally {
+  const spans = targets.some((t) => t.namespace !== targets[0]?.namespace);
+  const tally: WriteTally = { done: [], notDone: [], unknown: [] };
+  targets.forEach((target, i) => {
+    const result = results[i];
+    const name = spans ? `${target.namespace}/${target.draft.name}` : target.draft.name;
+    if (typeof result !== 'object') tally.notDone.push(name);
+    else if (result.ok) tally.done.push(name);
+    else (result.mayHaveChanged ? tally.unknown : tally.notDone).push(name);
+  });
+  return tally;
 }

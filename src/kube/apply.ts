@@ -1,6 +1,8 @@
+import { CliError, ExitCode } from '../errors.js';
 import { type Change, changedPaths } from '../present/diff.js';
 import type { Kube } from './client.js';
 import type { Operation } from './errors.js';
+import { ApiError, NetworkError } from './http.js';
 
 export type Outcome = 'created' | 'configured' | 'unchanged';
 
@@ -38,4 +40,37 @@ export async function serverSideApply<T>(kube: Kube, req: ApplyRequest<T>): Prom
   const changes = changedPaths(before === undefined ? undefined : req.comparable(before), req.comparable(object));
   const outcome: Outcome = before === undefined ? 'created' : changes.length > 0 ? 'configured' : 'unchanged';
   return { outcome, changes, object };
+}
+
+// Failures before a request reached the server: a refused connection, an unknown host, a certificate refused in
+// the TLS handshake. Nothing can have changed.
+const NEVER_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)$|CERT|SSL|TLS|SIGNATURE|EPROTO/;
+
+/**
+ * Whether a write that failed may have changed the cluster all the same: it was cut off in flight, the connection
+ * broke after the request went out, or the server answered 5xx (a 504 timeout can still be carried out). A
+ * refusal (4xx) or a request never sent changed nothing. When in doubt, "may have": a report must not claim less.
+ */
+export function mayHaveChanged(err: unknown, cutOff?: AbortSignal): boolean {
+  if (cutOff?.aborted === true) return true;
+  const cause = err instanceof CliError && err.cause !== undefined ? err.cause : err;
+  if (cause instanceof ApiError) return cause.status >= 500;
+  if (cause instanceof NetworkError) return !NEVER_SENT.test(cause.code);
+  return !(cause instanceof CliError && cause.exitCode === ExitCode.Usage);
+}
+
+/** A write that failed, as a report needs it. */
+export interface WriteFailure {
+  error: CliError;
+  /** Cut off in flight, or failed after the request went out: the change may or may not have happened. */
+  mayHaveChanged: boolean;
+  /** Refused for this object alone (forbidden for its name, invalid): the others may well go through. */
+  aboutTheObject: boolean;
+}
+
+export function writeFailure(error: CliError, raw: unknown, cutOff?: AbortSignal): WriteFailure {
+  const refusal = raw instanceof ApiError && raw.objectName !== undefined && raw.status >= 400 && raw.status < 500;
+  // 401 (credentials), 405 (the resource refuses the verb) and 429 (overload) are about the cluster, not the object.
+  const aboutTheObject = refusal && ![401, 405, 429].includes(raw.status) && cutOff?.aborted !== true;
+  return { error, mayHaveChanged: mayHaveChanged(raw, cutOff), aboutTheObject };
 }

@@ -6,6 +6,8 @@ export interface PollOptions {
   intervalMs?: number;
   /** What still holds the wait, for the timeout message (e.g. the members not yet gone and their finalizers). */
   pending?: () => string | undefined;
+  /** Ends the wait at once, throwing the signal's reason (Ctrl-C while waiting). */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_INTERVAL_MS = 250;
@@ -23,6 +25,7 @@ export async function pollUntil(what: string, done: () => Promise<boolean>, time
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const deadline = performance.now() + Math.max(0, timeoutMs);
   for (;;) {
+    options.signal?.throwIfAborted();
     const checkedAt = performance.now();
     if (await done()) return;
     if (checkedAt >= deadline) {
@@ -31,7 +34,12 @@ export async function pollUntil(what: string, done: () => Promise<boolean>, time
       throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(timeoutMs)} waiting for ${what}${suffix}`);
     }
     // Rounded up: a timer may fire up to a millisecond early, which would cost one check before the deadline.
-    await sleep(Math.max(0, Math.ceil(Math.min(intervalMs, deadline - performance.now()))));
+    await sleep(Math.max(0, Math.ceil(Math.min(intervalMs, deadline - performance.now()))), undefined, { signal: options.signal }).catch(
+      (err: unknown) => {
+        options.signal?.throwIfAborted();
+        throw err;
+      },
+    );
   }
 }
 

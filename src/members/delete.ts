@@ -1,42 +1,131 @@
+import { type WriteFailure, writeFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { ApiError } from '../kube/http.js';
 import { pollUntil } from '../kube/poll.js';
+import { nameList } from '../present/objects.js';
 import { memberPath, membersPath, type MemberList, type MemberObject, RESOURCE } from './resource.js';
+import { memberShapeProblem, notAMember } from './validate.js';
 
-export type DeleteOutcome = 'deleted' | 'not found';
+/** A Member as a delete or a wait sees it: who holds it back. */
+type HeldMember = MemberObject & { metadata: { finalizers?: string[] } };
+
+export type DeleteResult = { kind: 'deleted'; uid: string | undefined } | { kind: 'not found' } | ({ kind: 'failed' } & WriteFailure);
 
 /** Deletes one Member; a missing one is reported, not thrown, so the caller decides whether it matters. */
-export async function deleteMember(kube: Kube, namespace: string, name: string): Promise<DeleteOutcome> {
+export async function deleteMember(kube: Kube, namespace: string, name: string, cutOff: AbortSignal): Promise<DeleteResult> {
+  const op = { verb: 'delete', resource: RESOURCE, namespace };
   try {
-    await kube.http.json({ method: 'DELETE', path: memberPath(namespace, name) });
-    return 'deleted';
+    const answer = await kube.http.json<HeldMember | { kind?: string; status?: string }>({
+      method: 'DELETE',
+      path: memberPath(namespace, name),
+      signal: cutOff,
+    });
+    return { kind: 'deleted', uid: deletedUid(answer, name, namespace) };
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return 'not found';
-    throw kube.explain(err, { verb: 'delete', resource: RESOURCE, namespace });
+    if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return { kind: 'not found' };
+    return { kind: 'failed', ...writeFailure(kube.explain(err, op), err, cutOff) };
   }
 }
 
-export async function memberNames(kube: Kube, namespace: string): Promise<string[]> {
-  const list = await kube.call<MemberList>(
-    { verb: 'list', resource: RESOURCE, namespace },
-    { method: 'GET', path: membersPath(namespace) },
-  );
-  return list.items.map((m) => m.metadata.name);
+/** The API server answers a delete with the object (still there while finalizers hold it) or a Success Status. */
+function deletedUid(answer: unknown, name: string, namespace: string): string | undefined {
+  const status = answer as { kind?: unknown; status?: unknown };
+  if (status.kind === 'Status' && status.status === 'Success') return undefined;
+  const problem = memberShapeProblem(answer, name, namespace);
+  if (problem !== undefined) throw notAMember('delete', name, problem);
+  return (answer as MemberObject).metadata.uid;
 }
 
+/** Every Member in the namespace (all pages), for --all. */
+export async function memberNames(kube: Kube, namespace: string, cutOff: AbortSignal): Promise<string[]> {
+  return (await listMembers(kube, namespace, { signal: cutOff })).map((m) => m.metadata.name);
+}
+
+async function listMembers(
+  kube: Kube,
+  namespace: string,
+  request: { signal?: AbortSignal; idleTimeoutMs?: number },
+): Promise<HeldMember[]> {
+  const op = { verb: 'list', resource: RESOURCE, namespace };
+  const members: HeldMember[] = [];
+  let continueToken: string | undefined;
+  do {
+    const list = await kube.call<Partial<MemberList>>(op, {
+      method: 'GET',
+      path: membersPath(namespace),
+      query: { limit: 500, continue: continueToken },
+      ...request,
+    });
+    if (!Array.isArray(list?.items)) throw notAMember('list', '(all)', 'the answer has no items');
+    for (const item of list.items as unknown[]) {
+      if (typeof (item as HeldMember | undefined)?.metadata?.name !== 'string')
+        throw notAMember('list', '(all)', 'an item has no metadata.name');
+      members.push(item as HeldMember);
+    }
+    continueToken = list.metadata?.continue || undefined;
+  } while (continueToken !== undefined);
+  return members;
+}
+
+export interface Deleted {
+  name: string;
+  /** The deleted object's uid: a member created anew under the same name is not the one awaited. */
+  uid: string | undefined;
+}
+
+// Up to this many pending members are checked one by one; more are found with one list of the namespace.
+const GET_EACH_UP_TO = 16;
+
 /** Members with finalizers linger after the delete call: wait until the API no longer has them. */
-export async function waitUntilGone(kube: Kube, namespace: string, names: string[], timeoutMs: number): Promise<void> {
-  const op = { verb: 'get', resource: RESOURCE, namespace };
-  let pending = names;
-  await pollUntil(
-    `members to be deleted`,
-    async () => {
-      const present = await Promise.all(
-        pending.map(async (name) => (await kube.find<MemberObject>(op, memberPath(namespace, name))) !== undefined),
-      );
-      pending = pending.filter((_, i) => present[i]);
-      return pending.length === 0;
-    },
-    timeoutMs,
+export async function waitUntilGone(
+  kube: Kube,
+  namespace: string,
+  deleted: Deleted[],
+  limits: { timeoutMs: number; signal: AbortSignal },
+): Promise<void> {
+  let pending = new Map(deleted.map((d) => [d.name, { uid: d.uid, finalizers: [] as string[] }]));
+  const check = async (): Promise<boolean> => {
+    const present = pending.size <= GET_EACH_UP_TO ? await getEach(kube, namespace, [...pending.keys()]) : await listAll(kube, namespace);
+    const still = new Map<string, { uid: string | undefined; finalizers: string[] }>();
+    for (const [name, wanted] of pending) {
+      const member = present.get(name);
+      if (member !== undefined && (wanted.uid === undefined || member.metadata.uid === wanted.uid)) {
+        still.set(name, { uid: wanted.uid, finalizers: member.metadata.finalizers ?? [] });
+      }
+    }
+    pending = still;
+    return pending.size === 0;
+  };
+  const what = deleted.length === 1 ? `member ${deleted[0]?.name ?? ''} to be deleted` : `${deleted.length} members to be deleted`;
+  await pollUntil(what, check, limits.timeoutMs, { pending: () => describePending(pending), signal: limits.signal });
+}
+
+function describePending(pending: Map<string, { finalizers: string[] }>): string {
+  const held = [...pending].map(([name, { finalizers }]) =>
+    finalizers.length === 0 ? name : `${name} (held by finalizer${finalizers.length > 1 ? 's' : ''} ${finalizers.join(', ')})`,
   );
+  return nameList(held);
+}
+
+// A check started at the deadline may take this long on a server that stopped answering, and no longer.
+const CHECK_IDLE_MS = 5_000;
+
+async function getEach(kube: Kube, namespace: string, names: string[]): Promise<Map<string, HeldMember>> {
+  const op = { verb: 'get', resource: RESOURCE, namespace };
+  const found = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return await kube.http.json<HeldMember>({ method: 'GET', path: memberPath(namespace, name), idleTimeoutMs: CHECK_IDLE_MS });
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return undefined;
+        throw kube.explain(err, op);
+      }
+    }),
+  );
+  return new Map(found.flatMap((m) => (m?.metadata?.name === undefined ? [] : [[m.metadata.name, m]])));
+}
+
+async function listAll(kube: Kube, namespace: string): Promise<Map<string, HeldMember>> {
+  const members = await listMembers(kube, namespace, { idleTimeoutMs: CHECK_IDLE_MS });
+  return new Map(members.map((m) => [m.metadata.name, m]));
 }

@@ -1,4 +1,5 @@
-import { usageError } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
+import { API_VERSION, KIND } from './resource.js';
 
 // Member names are DNS-1123 subdomains, the rule the API server applies to custom resources.
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -48,4 +49,28 @@ export function checkName(name: string, what = 'member name'): void {
 export function checkTeam(team: string): void {
   const problem = teamProblem(team);
   if (problem !== undefined) throw usageError(`invalid team ${JSON.stringify(team)}: ${problem}`);
+}
+
+/** Why an API server's answer is not the Member NAME of NAMESPACE, or undefined when it is: a proxy or a broken
+ * server can answer 200 with anything, and a report must not call that a member. */
+export function memberShapeProblem(answer: unknown, name: string, namespace: string): string | undefined {
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
+    return `not an object but ${JSON.stringify(answer)?.slice(0, 40)}`;
+  const object = answer as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  if (object.kind !== KIND || object.apiVersion !== API_VERSION) return `its kind is ${String(object.kind)} ${String(object.apiVersion)}`;
+  if (typeof object.metadata?.name !== 'string') return 'it has no metadata.name';
+  const where = object.metadata.namespace;
+  if (object.metadata.name !== name || (where !== undefined && where !== namespace))
+    return `it is ${String(where)}/${object.metadata.name}`;
+  return undefined;
+}
+
+export function notAMember(verb: string, name: string, problem: string): CliError {
+  return new CliError(
+    ExitCode.Cluster,
+    `the API server answered the ${verb} of member ${name} with something that is not a Member: ${problem}`,
+    {
+      hint: 'check that the kubeconfig points at a Kubernetes API server, not at a proxy or a web page',
+    },
+  );
 }
