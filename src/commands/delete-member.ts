@@ -57,8 +57,9 @@ Examples:
         const targets = options.all ? await allMembers(kube, run, ctx) : [...new Set(names)];
         const deleted = await deleteEach(targets, kube, run, ctx);
         run.writesDone();
+        const limitMs = options.timeout ?? DEFAULT_WAIT_MS;
         const waitMs = options.timeout === undefined ? DEFAULT_WAIT_MS : options.timeout - (performance.now() - started);
-        if (options.wait) await waitFor(deleted, kube, waitMs, run.cutOff);
+        if (options.wait) await waitFor(deleted, kube, { timeoutMs: Math.max(0, waitMs), limitMs, signal: run.cutOff });
         const missing = targets.filter((name) => !deleted.some((d) => d.name === name));
         if (missing.length > 0 && !options.ignoreNotFound) throw notFound(missing, kube.namespace);
       } finally {
@@ -122,10 +123,10 @@ function tallyOf(targets: string[], results: Array<DeleteResult | NotStarted>): 
   return tally;
 }
 
-async function waitFor(deleted: Deleted[], kube: Kube, timeoutMs: number, signal: AbortSignal): Promise<void> {
+async function waitFor(deleted: Deleted[], kube: Kube, limits: { timeoutMs: number; limitMs: number; signal: AbortSignal }): Promise<void> {
   if (deleted.length === 0) return;
   const { waitUntilGone } = await import('../members/delete.js');
-  await waitUntilGone(kube, kube.namespace, deleted, { timeoutMs: Math.max(0, timeoutMs), signal });
+  await waitUntilGone(kube, kube.namespace, deleted, limits);
 }
 
 function notFound(missing: string[], namespace: string): CliError {

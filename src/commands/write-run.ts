@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CliError, ExitCode } from '../errors.js';
 import type { WriteFailure } from '../kube/apply.js';
 import { formatMs } from '../kube/poll.js';
@@ -27,6 +28,8 @@ export class WriteRun {
 
   /** `timeLimitMs`: the whole command's limit; 0 or undefined leaves the requests to their own limits. */
   constructor(timeLimitMs: number | undefined) {
+    // Every request in flight listens to the cut-off signal: more than the default ten is expected, not a leak.
+    setMaxListeners(0, this.cutController.signal);
     if (timeLimitMs !== undefined && timeLimitMs > 0) {
       const timer = setTimeout(() => this.cut(new CliError(ExitCode.Timeout, `timed out after ${formatMs(timeLimitMs)}`)), timeLimitMs);
       this.clearTimeLimit = () => clearTimeout(timer);

@@ -6,6 +6,8 @@ export interface PollOptions {
   intervalMs?: number;
   /** What still holds the wait, for the timeout message (e.g. the members not yet gone and their finalizers). */
   pending?: () => string | undefined;
+  /** The limit the timeout message names, when this wait is the last part of a longer one (default: timeoutMs). */
+  limitMs?: number;
   /** Ends the wait at once, throwing the signal's reason (Ctrl-C while waiting). */
   signal?: AbortSignal;
 }
@@ -31,7 +33,7 @@ export async function pollUntil(what: string, done: () => Promise<boolean>, time
     if (checkedAt >= deadline) {
       const pending = options.pending?.();
       const suffix = pending === undefined || pending === '' ? '' : `; still pending: ${pending}`;
-      throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(timeoutMs)} waiting for ${what}${suffix}`);
+      throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(options.limitMs ?? timeoutMs)} waiting for ${what}${suffix}`);
     }
     // Rounded up: a timer may fire up to a millisecond early, which would cost one check before the deadline.
     await sleep(Math.max(0, Math.ceil(Math.min(intervalMs, deadline - performance.now()))), undefined, { signal: options.signal }).catch(

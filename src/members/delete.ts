@@ -81,7 +81,7 @@ export async function waitUntilGone(
   kube: Kube,
   namespace: string,
   deleted: Deleted[],
-  limits: { timeoutMs: number; signal: AbortSignal },
+  limits: { timeoutMs: number; limitMs: number; signal: AbortSignal },
 ): Promise<void> {
   let pending = new Map(deleted.map((d) => [d.name, { uid: d.uid, finalizers: [] as string[] }]));
   const check = async (): Promise<boolean> => {
@@ -97,7 +97,11 @@ export async function waitUntilGone(
     return pending.size === 0;
   };
   const what = deleted.length === 1 ? `member ${deleted[0]?.name ?? ''} to be deleted` : `${deleted.length} members to be deleted`;
-  await pollUntil(what, check, limits.timeoutMs, { pending: () => describePending(pending), signal: limits.signal });
+  await pollUntil(what, check, limits.timeoutMs, {
+    pending: () => describePending(pending),
+    limitMs: limits.limitMs,
+    signal: limits.signal,
+  });
 }
 
 function describePending(pending: Map<string, { finalizers: string[] }>): string {
