@@ -24,6 +24,9 @@ export interface ControlPlane {
   kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string;
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a frozen API server keeps its connections open and answers nothing. */
+  freezeApiserver(): void;
+  thawApiserver(): void;
   stopEtcd(): Promise<void>;
   startEtcd(): Promise<void>;
   compact(): Promise<void>;
@@ -183,6 +186,8 @@ async function terminate(proc: ManagedProcess): Promise<void> {
   if (!child || !isRunning(child)) return;
   const exited = waitForExit(child);
   signal(child, 'SIGTERM');
+  // A frozen process handles SIGTERM only once it runs again.
+  signal(child, 'SIGCONT');
   const timer = setTimeout(() => signal(child, 'SIGKILL'), KILL_AFTER_MS);
   await exited;
   clearTimeout(timer);
@@ -419,6 +424,14 @@ class RunningControlPlane implements ControlPlane {
 
   stopApiserver(): Promise<void> {
     return terminate(this.apiserver);
+  }
+
+  freezeApiserver(): void {
+    if (this.apiserver.child) signal(this.apiserver.child, 'SIGSTOP');
+  }
+
+  thawApiserver(): void {
+    if (this.apiserver.child) signal(this.apiserver.child, 'SIGCONT');
   }
 
   async compact(): Promise<void> {

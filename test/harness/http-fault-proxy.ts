@@ -9,6 +9,10 @@ import type { ControlPlane } from './control-plane.js';
 export interface Fault {
   status: number;
   retryAfterSeconds?: number;
+  /** Only requests with these methods get the fault; the others are forwarded. */
+  methods?: string[];
+  /** This JSON as the answer instead of a Status: a 200 that is not what was asked for. */
+  body?: unknown;
 }
 
 /**
@@ -21,6 +25,8 @@ export interface HttpFaultProxy {
   readonly requests: number;
   /** From now on answer every request with this fault (undefined: forward again); open streams are cut. */
   inject(fault: Fault | undefined): void;
+  /** Holds the next request with this method until released, then forwards it: a window for a concurrent writer. */
+  holdNext(method: string): { arrived: Promise<void>; release: () => void };
   close(): Promise<void>;
 }
 
@@ -65,6 +71,7 @@ class FaultProxy {
   private readonly open = new Set<ServerResponse>();
   private fault: Fault | undefined;
   private count = 0;
+  private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
 
   constructor(
     private readonly cp: ControlPlane,
@@ -88,6 +95,15 @@ class FaultProxy {
     this.open.clear();
   }
 
+  holdNext(method: string): { arrived: Promise<void>; release: () => void } {
+    let arrived = (): void => undefined;
+    let release = (): void => undefined;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.holds.set(method, { arrived, released });
+    return { arrived: arrival, release };
+  }
+
   close(): Promise<void> {
     this.inject(undefined);
     this.server.closeAllConnections();
@@ -96,7 +112,16 @@ class FaultProxy {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.count += 1;
-    if (this.fault) return this.answer(res, this.fault);
+    const fault = this.fault;
+    if (fault && (fault.methods === undefined || fault.methods.includes(req.method ?? ''))) return this.answer(res, fault);
+    const hold = this.holds.get(req.method ?? '');
+    if (hold === undefined) return this.forward(req, res);
+    this.holds.delete(req.method ?? '');
+    hold.arrived();
+    void hold.released.then(() => this.forward(req, res));
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse): void {
     this.open.add(res);
     res.on('close', () => this.open.delete(res));
     const upstream = https.request(
@@ -118,8 +143,7 @@ class FaultProxy {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
     res.writeHead(fault.status, headers);
-    res.end(
-      JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected ${fault.status}`, code: fault.status }),
-    );
+    const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `injected ${fault.status}`, code: fault.status };
+    res.end(JSON.stringify(fault.body ?? status));
   }
 }
