@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { test } from 'node:test';
+import { CLI_PATH, type CliResult } from '../harness/cli.js';
+import { killOnExit } from '../harness/control-plane.js';
+import { GROUP, lines, useControlPlane } from './support.js';
+import { bindNobody, kubectl, listedCount, membersFile, membersIn, REF, tallyFrom } from './write-support.js';
+
+// Writes cut short (docs/reliability.md, "Writes"): RBAC that forbids part of the work, the API server stopped or
+// frozen mid-run, a closed or full stdout, finalizers that outlast --wait. In every case the lines printed, the
+// exit code and what the cluster holds afterwards must agree.
+
+const env = useControlPlane();
+const base = { group: GROUP, version: 'v1', plural: 'members' };
+const STACK = /\n\s+at /;
+const names = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+
+async function populate(namespace: string, members: string[]): Promise<void> {
+  const r = await env.cli([
+    '-n',
+    namespace,
+    'apply-member',
+    '-f',
+    membersFile(
+      env,
+      members.map((name) => ({ name })),
+    ),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** Members a stdout of delete (or apply) lines reports. */
+function reported(stdout: string, word: string): string[] {
+  return lines(stdout).flatMap((l) => (l.startsWith(REF) && l.endsWith(` ${word}`) ? [l.slice(REF.length, -word.length - 1)] : []));
+}
+
+test('a delete forbidden for one member: each delete reported, none started after the failure, counts said', async () => {
+  const ns = await env.cluster.createNamespace('rbac');
+  const all = names('m', 200);
+  await populate(ns, all);
+  // RBAC with resourceNames: nobody may delete every member but m-150.
+  await bindNobody(env, ns, [
+    { apiGroups: [GROUP], resources: ['members'], verbs: ['list', 'get'] },
+    { apiGroups: [GROUP], resources: ['members'], verbs: ['delete'], resourceNames: all.filter((n) => n !== 'm-150') },
+  ]);
+  const r = await env.cli(['-n', ns, 'delete-member', ...all], { kubeconfig: env.cp.kubeconfigFor({ context: 'nobody' }) });
+  assert.equal(r.code, 3, r.stderr);
+  const deleted = reported(r.stdout, 'deleted');
+  const left = [...(await membersIn(env, ns)).keys()];
+  // What the lines say is what happened: every member is either reported deleted or still there.
+  assert.deepEqual([...deleted, ...left].sort(), all);
+  // Deletes start in the order given, 16 at a time: all before m-150 had started, and none after m-150's failure
+  // except the 15 that may have been in flight with it.
+  for (const name of all.slice(0, 150)) assert.ok(deleted.includes(name), `${name} was started before the failure`);
+  assert.ok(deleted.length <= 150 + 15, `${deleted.length} deleted: deletes started after the failure`);
+  assert.ok(left.includes('m-150'));
+  assert.match(r.stderr, /^error: member m-150: forbidden: user nobody may not delete members.helloworld.apimeister.com in namespace /m);
+  assert.match(r.stderr, new RegExp(`^error: stopped after a failure; deleted ${deleted.length} of 200 members; not deleted: m-150`, 'm'));
+  assert.doesNotMatch(r.stderr, STACK);
+});
+
+test('the API server stopped in the middle of delete --all: what was reported deleted is gone, the rest is counted', async () => {
+  const ns = await env.cluster.createNamespace('kill');
+  const all = names('k', 1500);
+  await populate(ns, all);
+  const run = env.spawn(['-n', ns, 'delete-member', '--all']);
+  // Stopped once some deletes are reported, while most are still to do.
+  for (let i = 0; i < 50; i++) await run.waitForLine((l) => l.endsWith(' deleted'));
+  await env.cp.stopApiserver();
+  const r = await run.done;
+  await env.cp.startApiserver();
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^error: cannot reach the API server at .*; deleted \d+ of 1500 members; not deleted: /m);
+  const tally = tallyFrom(r.stderr, 'deleted');
+  const deleted = reported(r.stdout, 'deleted');
+  assert.equal(tally?.done, deleted.length);
+  assert.ok(deleted.length < 1500, 'the stop came before the end');
+  const left = await membersIn(env, ns);
+  for (const name of deleted) assert.equal(left.has(name), false, `${name} reported deleted but still there`);
+  // Those not deleted are still there; those cut off in flight may be either.
+  const notDeleted = listedCount(r.stderr, 'not deleted');
+  const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been deleted)');
+  assert.equal(deleted.length + notDeleted + unknown, 1500, r.stderr);
+  assert.ok(
+    left.size >= notDeleted && left.size <= notDeleted + unknown,
+    `${left.size} left, ${notDeleted} not deleted, ${unknown} unknown`,
+  );
+});
+
+test('a frozen API server: apply-member -f --timeout ends at the limit and says what was and was not applied', async () => {
+  const ns = await env.cluster.createNamespace('frozen');
+  const all = names('f', 400);
+  const run = env.spawn([
+    '-n',
+    ns,
+    'apply-member',
+    '-f',
+    membersFile(
+      env,
+      all.map((name) => ({ name })),
+    ),
+    '--timeout',
+    '4s',
+  ]);
+  const started = performance.now();
+  await run.waitForLine((l) => l.endsWith(' created'));
+  env.cp.freezeApiserver();
+  let r: CliResult;
+  try {
+    r = await run.done;
+  } finally {
+    env.cp.thawApiserver();
+  }
+  const elapsed = performance.now() - started;
+  assert.equal(r.code, 5, r.stderr);
+  assert.ok(elapsed < 4000 + 5000, `ended ${Math.round(elapsed)} ms after the start: not fast`);
+  assert.match(
+    r.stderr,
+    /^error: timed out after 4s; applied \d+ of 400 members; not applied: .*unknown \(cut off in flight, may have been applied\): /m,
+  );
+  const created = reported(r.stdout, 'created');
+  assert.equal(tallyFrom(r.stderr, 'applied')?.done, created.length);
+  const held = await membersIn(env, ns);
+  for (const name of created) assert.ok(held.has(name), `${name} reported created but absent`);
+  // Only those cut off in flight may exist without a line.
+  const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been applied)');
+  assert.equal(created.length + listedCount(r.stderr, 'not applied') + unknown, 400, r.stderr);
+  assert.ok(held.size <= created.length + unknown, `${held.size} exist, ${created.length} reported, ${unknown} unknown`);
+});
+
+test('a closed stdout (apply-member -f | head -1) stops the work and exits non-zero, saying what was done', async () => {
+  const ns = await env.cluster.createNamespace('epipe');
+  const all = names('p', 2000);
+  const run = env.spawn([
+    '-n',
+    ns,
+    'apply-member',
+    '-f',
+    membersFile(
+      env,
+      all.map((name) => ({ name })),
+    ),
+  ]);
+  await run.waitForLine(() => true);
+  // As `head -1` does: read one line, then close the pipe.
+  run.child.stdout?.destroy();
+  const r = await run.done;
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(
+    r.stderr,
+    /^error: cannot write to stdout: the reader closed the pipe \(EPIPE\); applied (\d+) of 2000 members; not applied: /m,
+  );
+  const done = tallyFrom(r.stderr, 'applied')?.done ?? -1;
+  assert.ok(done < 2000);
+  assert.equal(done + listedCount(r.stderr, 'not applied'), 2000, 'no request is cut off by a closed stdout');
+  assert.equal((await membersIn(env, ns)).size, done);
+  assert.doesNotMatch(r.stderr, STACK);
+});
+
+/** Runs the CLI with stdout on /dev/full. */
+function toFullDisk(args: string[]): Promise<CliResult> {
+  const full = openSync('/dev/full', 'w');
+  const child = spawn(process.execPath, [CLI_PATH, '--kubeconfig', env.cp.kubeconfig, ...args], { stdio: ['ignore', full, 'pipe'] });
+  closeSync(full);
+  killOnExit(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })));
+}
+
+test('a full disk on stdout (> /dev/full) is one error line and exit 6 for every command', async () => {
+  const ns = await env.cluster.createNamespace('full');
+  await env.createMember(ns, 'old');
+  const commands = [
+    ['--help'],
+    ['--version'],
+    ['help', 'watch'],
+    ['install-crd', '--print'],
+    ['install-crd'],
+    ['-n', ns, 'apply-member', 'pat'],
+    ['-n', ns, 'delete-member', 'pat'],
+    ['-n', ns, 'watch', '--count', '1'],
+  ];
+  for (const args of commands) {
+    const r = await toFullDisk(args);
+    assert.equal(r.code, 6, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('error: ')).length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error: cannot write to stdout: no space left on device \(ENOSPC\)/, args.join(' '));
+    assert.doesNotMatch(r.stderr, STACK, args.join(' '));
+  }
+  // A write command stops after the failure and says what it did.
+  const file = membersFile(
+    env,
+    names('q', 300).map((name) => ({ name })),
+  );
+  const r = await toFullDisk(['-n', ns, 'apply-member', '-f', file]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(r.stderr, /^error: cannot write to stdout: no space left on device \(ENOSPC\); applied \d+ of 300 members/m);
+});
+
+test('--wait waits to its deadline and names what still holds a member; --timeout 0s checks once', async () => {
+  const ns = await env.cluster.createNamespace('wait');
+  await env.cluster.custom.createNamespacedCustomObject({
+    ...base,
+    namespace: ns,
+    body: { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name: 'held', finalizers: ['example.com/hold'] }, spec: {} },
+  });
+  const started = performance.now();
+  const r = await env.cli(['-n', ns, 'delete-member', 'held', '--wait', '--timeout', '1300ms']);
+  const elapsed = performance.now() - started;
+  assert.equal(r.code, 5, r.stderr);
+  assert.equal(r.stdout, `${REF}held deleted\n`);
+  assert.match(
+    r.stderr,
+    /^error: timed out after 1300ms waiting for member held to be deleted; still pending: held \(held by finalizer example.com\/hold\)$/m,
+  );
+  // The whole command (start-up, the delete, the wait) within the limit, never giving up before it.
+  assert.ok(elapsed >= 1300, `gave up after ${Math.round(elapsed)} ms`);
+
+  const once = await env.cli(['-n', ns, 'delete-member', 'held', '--wait', '--timeout', '0s']);
+  assert.equal(once.code, 5, once.stderr);
+  assert.match(once.stderr, /timed out after 0s waiting for member held to be deleted; still pending: held \(held by finalizer/);
+  await kubectl(env, ['patch', 'member', 'held', '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  await env.createMember(ns, 'free');
+  const gone = await env.cli(['-n', ns, 'delete-member', 'free', '--wait', '--timeout', '0s']);
+  assert.equal(gone.code, 0, gone.stderr);
+});
