@@ -249,7 +249,7 @@ test('with --debug, requests are logged but no credential ever is', async () => 
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, `member.${GROUP}/dbg created\n`);
   assert.match(ok.stderr, new RegExp(`^debug: GET ${url} 404 \\d+ms$`, 'm'));
-  assert.match(ok.stderr, new RegExp(`^debug: PATCH ${url}\\?fieldManager=member-watch&force=true 201 \\d+ms$`, 'm'));
+  assert.match(ok.stderr, new RegExp(`^debug: POST ${url.replace(/\/dbg$/, '')}\\?fieldManager=member-watch 201 \\d+ms$`, 'm'));
   noSecrets(ok, 'apply-member --debug');
 
   const wrong = `wrong-${randomBytes(8).toString('hex')}`;

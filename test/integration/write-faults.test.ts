@@ -35,7 +35,7 @@ function reported(stdout: string, word: string): string[] {
   return lines(stdout).flatMap((l) => (l.startsWith(REF) && l.endsWith(` ${word}`) ? [l.slice(REF.length, -word.length - 1)] : []));
 }
 
-test('a delete forbidden for one member: each delete reported, none started after the failure, counts said', async () => {
+test('a delete forbidden for one member: each delete reported, none started after the failure, counts said', async (t) => {
   const ns = await env.cluster.createNamespace('rbac');
   const all = names('m', 200);
   await populate(ns, all);
@@ -55,13 +55,14 @@ test('a delete forbidden for one member: each delete reported, none started afte
   for (const name of all.slice(0, 150)) assert.ok(deleted.includes(name), `${name} was started before the failure`);
   assert.ok(deleted.length <= 150 + 15, `${deleted.length} deleted: deletes started after the failure`);
   assert.ok(left.includes('m-150'));
+  t.diagnostic(`deleted and reported ${deleted.length} of 200, left ${left.length}`);
   assert.match(r.stderr, /^error: member m-150: forbidden: user nobody may not delete members.helloworld.apimeister.com in namespace /m);
   assert.match(r.stderr, new RegExp(`^error: stopped after a failure; deleted ${deleted.length} of 200 members; not deleted: m-150`, 'm'));
   // Nothing else on stderr: no stack, no runtime warning.
   for (const line of lines(r.stderr)) assert.match(line, /^(error|hint): /);
 });
 
-test('the API server stopped in the middle of delete --all: what was reported deleted is gone, the rest is counted', async () => {
+test('the API server stopped in the middle of delete --all: what was reported deleted is gone, the rest is counted', async (t) => {
   const ns = await env.cluster.createNamespace('kill');
   const all = names('k', 1500);
   await populate(ns, all);
@@ -87,9 +88,10 @@ test('the API server stopped in the middle of delete --all: what was reported de
     left.size >= notDeleted && left.size <= notDeleted + unknown,
     `${left.size} left, ${notDeleted} not deleted, ${unknown} unknown`,
   );
+  t.diagnostic(`deleted ${deleted.length} of 1500, not deleted ${notDeleted}, unknown ${unknown}, left ${left.size}`);
 });
 
-test('a frozen API server: apply-member -f --timeout ends at the limit and says what was and was not applied', async () => {
+test('a frozen API server: apply-member -f --timeout ends at the limit and says what was and was not applied', async (t) => {
   const ns = await env.cluster.createNamespace('frozen');
   const all = names('f', 400);
   const run = env.spawn([
@@ -128,9 +130,10 @@ test('a frozen API server: apply-member -f --timeout ends at the limit and says 
   const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been applied)');
   assert.equal(created.length + listedCount(r.stderr, 'not applied') + unknown, 400, r.stderr);
   assert.ok(held.size <= created.length + unknown, `${held.size} exist, ${created.length} reported, ${unknown} unknown`);
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the start; applied ${created.length} of 400, unknown ${unknown}, exist ${held.size}`);
 });
 
-test('a frozen API server: delete-member --all --timeout ends at the limit, each delete reported', async () => {
+test('a frozen API server: delete-member --all --timeout ends at the limit, each delete reported', async (t) => {
   const ns = await env.cluster.createNamespace('frozendel');
   const all = names('g', 400);
   await populate(ns, all);
@@ -145,7 +148,8 @@ test('a frozen API server: delete-member --all --timeout ends at the limit, each
     env.cp.thawApiserver();
   }
   assert.equal(r.code, 5, r.stderr);
-  assert.ok(performance.now() - started < 4000 + 5000, 'not fast');
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 4000 + 5000, 'not fast');
   assert.match(r.stderr, /^error: timed out after 4s; deleted \d+ of 400 members; not deleted: /m);
   const deleted = reported(r.stdout, 'deleted');
   const left = await membersIn(env, ns);
@@ -157,9 +161,10 @@ test('a frozen API server: delete-member --all --timeout ends at the limit, each
     left.size >= notDeleted && left.size <= notDeleted + unknown,
     `${left.size} left, ${notDeleted} not deleted, ${unknown} unknown`,
   );
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the start; deleted ${deleted.length} of 400, unknown ${unknown}, left ${left.size}`);
 });
 
-test('Ctrl-C in the middle of apply-member -f: no new member is applied, the counts are said, exit 130', async () => {
+test('Ctrl-C in the middle of apply-member -f: no new member is applied, the counts are said, exit 130', async (t) => {
   const ns = await env.cluster.createNamespace('sigint');
   const run = env.spawn([
     '-n',
@@ -181,9 +186,10 @@ test('Ctrl-C in the middle of apply-member -f: no new member is applied, the cou
   const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been applied)');
   const held = await membersIn(env, ns);
   assert.ok(held.size >= created.length && held.size <= created.length + unknown, `${held.size} exist, ${created.length} reported`);
+  t.diagnostic(`applied ${created.length} of 1000, unknown ${unknown}, exist ${held.size}`);
 });
 
-test('a closed stdout (apply-member -f | head -1) stops the work and exits non-zero, saying what was done', async () => {
+test('a closed stdout (apply-member -f | head -1) stops the work and exits non-zero, saying what was done', async (t) => {
   const ns = await env.cluster.createNamespace('epipe');
   const all = names('p', 2000);
   const run = env.spawn([
@@ -209,6 +215,7 @@ test('a closed stdout (apply-member -f | head -1) stops the work and exits non-z
   assert.ok(done < 2000);
   assert.equal(done + listedCount(r.stderr, 'not applied'), 2000, 'no request is cut off by a closed stdout');
   assert.equal((await membersIn(env, ns)).size, done);
+  t.diagnostic(`applied ${done} of 2000 before stopping`);
   assert.doesNotMatch(r.stderr, STACK);
 });
 
