@@ -5,7 +5,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 
-/** Go-style durations as kubectl takes them: 500ms, 30s, 2m, 1h30m. A bare 0 means no limit. */
+/** Go-style durations as kubectl takes them: 500ms, 30s, 2m, 1h30m, and a bare 0. What 0 means is each flag's to say. */
 export function parseDuration(text: string): number {
   if (text === '0') return 0;
   if (!DURATION.test(text)) {
