@@ -3,6 +3,7 @@ import { type WriteFailure, writeFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { crdMissing, type Operation } from '../kube/errors.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
+import type { Crd } from './crd.js';
 import { type MemberDraft, memberManifest } from './manifest.js';
 import { CRD_NAME, CRD_PATH, FIELD_MANAGER, memberPath, membersPath, type MemberObject, RESOURCE } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
@@ -158,18 +159,14 @@ function crdTerminating(since?: string): CliError {
   );
 }
 
-interface Crd {
-  metadata?: { deletionTimestamp?: string };
-}
-
 /**
  * Refuses to write into a CRD that is missing or being deleted, before any member is written. A user who may not
  * read CRDs (the README's least-privilege Role) is not refused here: the API server's answers say it then.
  */
 export async function checkCrdTakesMembers(kube: Kube, cutOff: AbortSignal): Promise<void> {
-  let crd: Crd;
+  let crd: Partial<Crd>;
   try {
-    crd = await kube.http.json<Crd>({ method: 'GET', path: CRD_PATH, signal: cutOff });
+    crd = await kube.http.json<Partial<Crd>>({ method: 'GET', path: CRD_PATH, signal: cutOff });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) throw crdMissing(err);
     if (err instanceof ApiError && (err.status === 403 || err.status === 401)) return;

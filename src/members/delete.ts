@@ -1,9 +1,10 @@
 import { type WriteFailure, writeFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
-import { ApiError } from '../kube/http.js';
+import { ApiError, type ApiRequest } from '../kube/http.js';
 import { pollUntil } from '../kube/poll.js';
 import { nameList } from '../present/objects.js';
-import { memberPath, membersPath, type MemberList, type MemberObject, RESOURCE } from './resource.js';
+import { forEachMemberPage } from './pages.js';
+import { memberPath, type MemberObject, RESOURCE } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
 
 /** A Member as a delete or a wait sees it: who holds it back. */
@@ -38,32 +39,25 @@ function deletedUid(answer: unknown, name: string, namespace: string): string | 
 
 /** Every Member in the namespace (all pages), for --all. */
 export async function memberNames(kube: Kube, namespace: string, cutOff: AbortSignal): Promise<string[]> {
-  return (await listMembers(kube, namespace, { signal: cutOff })).map((m) => m.metadata.name);
+  // A listing that starts over (an expired continue token) can name a member twice.
+  return [...new Set((await listMembers(kube, namespace, { signal: cutOff })).map((m) => m.metadata.name))];
 }
 
-async function listMembers(
-  kube: Kube,
-  namespace: string,
-  request: { signal?: AbortSignal; idleTimeoutMs?: number },
-): Promise<HeldMember[]> {
-  const op = { verb: 'list', resource: RESOURCE, namespace };
+async function listMembers(kube: Kube, namespace: string, request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'>): Promise<HeldMember[]> {
   const members: HeldMember[] = [];
-  let continueToken: string | undefined;
-  do {
-    const list = await kube.call<Partial<MemberList>>(op, {
-      method: 'GET',
-      path: membersPath(namespace),
-      query: { limit: 500, continue: continueToken },
-      ...request,
-    });
-    if (!Array.isArray(list?.items)) throw notAMember('list', '(all)', 'the answer has no items');
-    for (const item of list.items as unknown[]) {
-      if (typeof (item as HeldMember | undefined)?.metadata?.name !== 'string')
-        throw notAMember('list', '(all)', 'an item has no metadata.name');
-      members.push(item as HeldMember);
-    }
-    continueToken = list.metadata?.continue || undefined;
-  } while (continueToken !== undefined);
+  await forEachMemberPage(
+    kube,
+    namespace,
+    (page) => {
+      if (!Array.isArray(page)) throw notAMember('list', '(all)', 'the answer has no items');
+      for (const item of page as unknown[]) {
+        if (typeof (item as HeldMember | undefined)?.metadata?.name !== 'string')
+          throw notAMember('list', '(all)', 'an item has no metadata.name');
+        members.push(item as HeldMember);
+      }
+    },
+    request,
+  );
   return members;
 }
 

@@ -1,5 +1,5 @@
 import type { Kube } from '../kube/client.js';
-import { ApiError } from '../kube/http.js';
+import { ApiError, type ApiRequest } from '../kube/http.js';
 import { membersPath, type MemberList, type MemberObject, RESOURCE } from './resource.js';
 
 export const PAGE_SIZE = 500;
@@ -13,6 +13,7 @@ export async function forEachMemberPage(
   kube: Kube,
   namespace: string | undefined,
   onPage: (members: MemberObject[]) => Promise<void> | void,
+  request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'> = {},
 ): Promise<void> {
   const op = { verb: 'list', resource: RESOURCE, namespace };
   let token: string | undefined;
@@ -23,6 +24,7 @@ export async function forEachMemberPage(
         method: 'GET',
         path: membersPath(namespace),
         query: { limit: PAGE_SIZE, continue: token },
+        ...request,
       });
     } catch (err) {
       if (token === undefined || !(err instanceof ApiError && err.status === 410)) throw kube.explain(err, op);
