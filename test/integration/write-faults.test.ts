@@ -2,19 +2,25 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLI_PATH, type CliResult } from '../harness/cli.js';
+import { CLI_PATH, type CliResult, type RunningCli } from '../harness/cli.js';
 import { killOnExit } from '../harness/control-plane.js';
 import { GROUP, lines, useControlPlane } from './support.js';
-import { bindNobody, kubectl, listedCount, membersFile, membersIn, REF, tallyFrom } from './write-support.js';
+import { bindNobody, createHeld, listedCount, membersFile, membersIn, REF, releaseHeld, tallyFrom } from './write-support.js';
 
 // Writes cut short (docs/reliability.md, "Writes"): RBAC that forbids part of the work, the API server stopped or
 // frozen mid-run, a closed or full stdout, finalizers that outlast --wait. In every case the lines printed, the
 // exit code and what the cluster holds afterwards must agree.
 
 const env = useControlPlane();
-const base = { group: GROUP, version: 'v1', plural: 'members' };
 const STACK = /\n\s+at /;
 const names = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+
+/** A file of new members PREFIX-000, PREFIX-001... */
+const fileOf = (prefix: string, n: number): string =>
+  membersFile(
+    env,
+    names(prefix, n).map((name) => ({ name })),
+  );
 
 async function populate(namespace: string, members: string[]): Promise<void> {
   const r = await env.cli([
@@ -33,6 +39,38 @@ async function populate(namespace: string, members: string[]): Promise<void> {
 /** Members a stdout of delete (or apply) lines reports. */
 function reported(stdout: string, word: string): string[] {
   return lines(stdout).flatMap((l) => (l.startsWith(REF) && l.endsWith(` ${word}`) ? [l.slice(REF.length, -word.length - 1)] : []));
+}
+
+/** Freezes the API server once the command printed its first line, until the command ends. */
+async function frozenAfterFirstLine(run: RunningCli): Promise<{ r: CliResult; elapsed: number }> {
+  const started = performance.now();
+  await run.waitForLine(() => true);
+  env.cp.freezeApiserver();
+  try {
+    const r = await run.done;
+    return { r, elapsed: performance.now() - started };
+  } finally {
+    env.cp.thawApiserver();
+  }
+}
+
+/**
+ * A stopped write agrees with the cluster: every line's member changed, the summary's counts add up to the total,
+ * and members changed without a line are at most those it says were cut off in flight.
+ */
+async function agrees(r: CliResult, namespace: string, total: number, verb: 'applied' | 'deleted'): Promise<string> {
+  const word = verb === 'applied' ? 'created' : 'deleted';
+  const done = reported(r.stdout, word);
+  assert.equal(tallyFrom(r.stderr, verb)?.done, done.length, r.stderr);
+  const notDone = listedCount(r.stderr, `not ${verb}`);
+  const unknown = listedCount(r.stderr, `unknown (cut off in flight, may have been ${verb})`);
+  assert.equal(done.length + notDone + unknown, total, r.stderr);
+  const held = await membersIn(env, namespace);
+  for (const name of done)
+    assert.equal(held.has(name), verb === 'applied', `${name} reported ${word} but ${verb === 'applied' ? 'absent' : 'still there'}`);
+  const changed = verb === 'applied' ? held.size : total - held.size;
+  assert.ok(changed >= done.length && changed <= done.length + unknown, `${changed} ${verb}, ${done.length} reported, ${unknown} unknown`);
+  return `${verb} and reported ${done.length} of ${total}, not ${verb} ${notDone}, unknown ${unknown}, ${verb} in fact ${changed}`;
 }
 
 test('a delete forbidden for one member: each delete reported, none started after the failure, counts said', async (t) => {
@@ -64,8 +102,7 @@ test('a delete forbidden for one member: each delete reported, none started afte
 
 test('the API server stopped in the middle of delete --all: what was reported deleted is gone, the rest is counted', async (t) => {
   const ns = await env.cluster.createNamespace('kill');
-  const all = names('k', 1500);
-  await populate(ns, all);
+  await populate(ns, names('k', 1500));
   const run = env.spawn(['-n', ns, 'delete-member', '--all']);
   // Stopped once some deletes are reported, while most are still to do.
   for (let i = 0; i < 50; i++) await run.waitForLine((l) => l.endsWith(' deleted'));
@@ -74,134 +111,46 @@ test('the API server stopped in the middle of delete --all: what was reported de
   await env.cp.startApiserver();
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /^error: cannot reach the API server at .*; deleted \d+ of 1500 members; not deleted: /m);
-  const tally = tallyFrom(r.stderr, 'deleted');
-  const deleted = reported(r.stdout, 'deleted');
-  assert.equal(tally?.done, deleted.length);
-  assert.ok(deleted.length < 1500, 'the stop came before the end');
-  const left = await membersIn(env, ns);
-  for (const name of deleted) assert.equal(left.has(name), false, `${name} reported deleted but still there`);
-  // Those not deleted are still there; those cut off in flight may be either.
-  const notDeleted = listedCount(r.stderr, 'not deleted');
-  const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been deleted)');
-  assert.equal(deleted.length + notDeleted + unknown, 1500, r.stderr);
-  assert.ok(
-    left.size >= notDeleted && left.size <= notDeleted + unknown,
-    `${left.size} left, ${notDeleted} not deleted, ${unknown} unknown`,
-  );
-  t.diagnostic(`deleted ${deleted.length} of 1500, not deleted ${notDeleted}, unknown ${unknown}, left ${left.size}`);
+  assert.ok((tallyFrom(r.stderr, 'deleted')?.done ?? 1500) < 1500, 'the stop came before the end');
+  t.diagnostic(await agrees(r, ns, 1500, 'deleted'));
 });
 
 test('a frozen API server: apply-member -f --timeout ends at the limit and says what was and was not applied', async (t) => {
   const ns = await env.cluster.createNamespace('frozen');
-  const all = names('f', 400);
-  const run = env.spawn([
-    '-n',
-    ns,
-    'apply-member',
-    '-f',
-    membersFile(
-      env,
-      all.map((name) => ({ name })),
-    ),
-    '--timeout',
-    '4s',
-  ]);
-  const started = performance.now();
-  await run.waitForLine((l) => l.endsWith(' created'));
-  env.cp.freezeApiserver();
-  let r: CliResult;
-  try {
-    r = await run.done;
-  } finally {
-    env.cp.thawApiserver();
-  }
-  const elapsed = performance.now() - started;
+  const { r, elapsed } = await frozenAfterFirstLine(env.spawn(['-n', ns, 'apply-member', '-f', fileOf('f', 400), '--timeout', '4s']));
   assert.equal(r.code, 5, r.stderr);
   assert.ok(elapsed < 4000 + 5000, `ended ${Math.round(elapsed)} ms after the start: not fast`);
   assert.match(
     r.stderr,
     /^error: timed out after 4s; applied \d+ of 400 members; not applied: .*unknown \(cut off in flight, may have been applied\): /m,
   );
-  const created = reported(r.stdout, 'created');
-  assert.equal(tallyFrom(r.stderr, 'applied')?.done, created.length);
-  const held = await membersIn(env, ns);
-  for (const name of created) assert.ok(held.has(name), `${name} reported created but absent`);
-  // Only those cut off in flight may exist without a line.
-  const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been applied)');
-  assert.equal(created.length + listedCount(r.stderr, 'not applied') + unknown, 400, r.stderr);
-  assert.ok(held.size <= created.length + unknown, `${held.size} exist, ${created.length} reported, ${unknown} unknown`);
-  t.diagnostic(`ended ${Math.round(elapsed)} ms after the start; applied ${created.length} of 400, unknown ${unknown}, exist ${held.size}`);
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the first line; ${await agrees(r, ns, 400, 'applied')}`);
 });
 
 test('a frozen API server: delete-member --all --timeout ends at the limit, each delete reported', async (t) => {
   const ns = await env.cluster.createNamespace('frozendel');
-  const all = names('g', 400);
-  await populate(ns, all);
-  const run = env.spawn(['-n', ns, 'delete-member', '--all', '--timeout', '4s']);
-  const started = performance.now();
-  await run.waitForLine((l) => l.endsWith(' deleted'));
-  env.cp.freezeApiserver();
-  let r: CliResult;
-  try {
-    r = await run.done;
-  } finally {
-    env.cp.thawApiserver();
-  }
+  await populate(ns, names('g', 400));
+  const { r, elapsed } = await frozenAfterFirstLine(env.spawn(['-n', ns, 'delete-member', '--all', '--timeout', '4s']));
   assert.equal(r.code, 5, r.stderr);
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed < 4000 + 5000, 'not fast');
+  assert.ok(elapsed < 4000 + 5000, `ended ${Math.round(elapsed)} ms after the start: not fast`);
   assert.match(r.stderr, /^error: timed out after 4s; deleted \d+ of 400 members; not deleted: /m);
-  const deleted = reported(r.stdout, 'deleted');
-  const left = await membersIn(env, ns);
-  for (const name of deleted) assert.equal(left.has(name), false, `${name} reported deleted but still there`);
-  const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been deleted)');
-  const notDeleted = listedCount(r.stderr, 'not deleted');
-  assert.equal(deleted.length + notDeleted + unknown, 400, r.stderr);
-  assert.ok(
-    left.size >= notDeleted && left.size <= notDeleted + unknown,
-    `${left.size} left, ${notDeleted} not deleted, ${unknown} unknown`,
-  );
-  t.diagnostic(`ended ${Math.round(elapsed)} ms after the start; deleted ${deleted.length} of 400, unknown ${unknown}, left ${left.size}`);
+  t.diagnostic(`ended ${Math.round(elapsed)} ms after the first line; ${await agrees(r, ns, 400, 'deleted')}`);
 });
 
 test('Ctrl-C in the middle of apply-member -f: no new member is applied, the counts are said, exit 130', async (t) => {
   const ns = await env.cluster.createNamespace('sigint');
-  const run = env.spawn([
-    '-n',
-    ns,
-    'apply-member',
-    '-f',
-    membersFile(
-      env,
-      names('i', 1000).map((name) => ({ name })),
-    ),
-  ]);
+  const run = env.spawn(['-n', ns, 'apply-member', '-f', fileOf('i', 1000)]);
   await run.waitForLine((l) => l.endsWith(' created'));
   run.kill('SIGINT');
   const r = await run.done;
   assert.equal(r.code, 130, r.stderr);
   assert.match(r.stderr, /^error: interrupted by SIGINT; applied \d+ of 1000 members; not applied: /m);
-  const created = reported(r.stdout, 'created');
-  assert.equal(tallyFrom(r.stderr, 'applied')?.done, created.length);
-  const unknown = listedCount(r.stderr, 'unknown (cut off in flight, may have been applied)');
-  const held = await membersIn(env, ns);
-  assert.ok(held.size >= created.length && held.size <= created.length + unknown, `${held.size} exist, ${created.length} reported`);
-  t.diagnostic(`applied ${created.length} of 1000, unknown ${unknown}, exist ${held.size}`);
+  t.diagnostic(await agrees(r, ns, 1000, 'applied'));
 });
 
 test('a closed stdout (apply-member -f | head -1) stops the work and exits non-zero, saying what was done', async (t) => {
   const ns = await env.cluster.createNamespace('epipe');
-  const all = names('p', 2000);
-  const run = env.spawn([
-    '-n',
-    ns,
-    'apply-member',
-    '-f',
-    membersFile(
-      env,
-      all.map((name) => ({ name })),
-    ),
-  ]);
+  const run = env.spawn(['-n', ns, 'apply-member', '-f', fileOf('p', 2000)]);
   await run.waitForLine(() => true);
   // As `head -1` does: read one line, then close the pipe.
   run.child.stdout?.destroy();
@@ -251,22 +200,14 @@ test('a full disk on stdout (> /dev/full) is one error line and exit 6 for every
     assert.doesNotMatch(r.stderr, STACK, args.join(' '));
   }
   // A write command stops after the failure and says what it did.
-  const file = membersFile(
-    env,
-    names('q', 300).map((name) => ({ name })),
-  );
-  const r = await toFullDisk(['-n', ns, 'apply-member', '-f', file]);
+  const r = await toFullDisk(['-n', ns, 'apply-member', '-f', fileOf('q', 300)]);
   assert.equal(r.code, 6, r.stderr);
   assert.match(r.stderr, /^error: cannot write to stdout: no space left on device \(ENOSPC\); applied \d+ of 300 members/m);
 });
 
 test('--wait waits to its deadline and names what still holds a member; --timeout 0s checks once', async () => {
   const ns = await env.cluster.createNamespace('wait');
-  await env.cluster.custom.createNamespacedCustomObject({
-    ...base,
-    namespace: ns,
-    body: { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name: 'held', finalizers: ['example.com/hold'] }, spec: {} },
-  });
+  await createHeld(env, ns);
   const started = performance.now();
   const r = await env.cli(['-n', ns, 'delete-member', 'held', '--wait', '--timeout', '1300ms']);
   const elapsed = performance.now() - started;
@@ -282,7 +223,7 @@ test('--wait waits to its deadline and names what still holds a member; --timeou
   const once = await env.cli(['-n', ns, 'delete-member', 'held', '--wait', '--timeout', '0s']);
   assert.equal(once.code, 5, once.stderr);
   assert.match(once.stderr, /timed out after 0s waiting for member held to be deleted; still pending: held \(held by finalizer/);
-  await kubectl(env, ['patch', 'member', 'held', '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  await releaseHeld(env, ns);
   await env.createMember(ns, 'free');
   const gone = await env.cli(['-n', ns, 'delete-member', 'free', '--wait', '--timeout', '0s']);
   assert.equal(gone.code, 0, gone.stderr);

@@ -92,3 +92,18 @@ export async function bindNobody(env: TestEnv, namespace: string, rules: object[
   };
   await kubectl(env, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [role, binding] }));
 }
+
+/** A member held by the finalizer example.com/hold: deleting it leaves it terminating until `releaseHeld`. */
+export async function createHeld(env: TestEnv, namespace: string, name = 'held'): Promise<void> {
+  await env.cluster.custom.createNamespacedCustomObject({
+    group: 'helloworld.apimeister.com',
+    version: 'v1',
+    plural: 'members',
+    namespace,
+    body: { apiVersion: 'helloworld.apimeister.com/v1', kind: 'Member', metadata: { name, finalizers: ['example.com/hold'] }, spec: {} },
+  });
+}
+
+export async function releaseHeld(env: TestEnv, namespace: string, name = 'held'): Promise<void> {
+  await kubectl(env, ['patch', 'member', name, '-n', namespace, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+}

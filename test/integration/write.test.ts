@@ -3,14 +3,13 @@ import { test } from 'node:test';
 import yaml from 'js-yaml';
 import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import { GROUP, lines, useControlPlane, waitFor } from './support.js';
-import { bindNobody, kubectl, memberDoc, membersFile, membersIn, REF, writeFile } from './write-support.js';
+import { bindNobody, createHeld, kubectl, memberDoc, membersFile, membersIn, REF, releaseHeld, writeFile } from './write-support.js';
 
 // What apply-member and delete-member promise, row by row (docs/reliability.md, "Writes"), against the real
 // control plane: a member gets exactly the team and labels asked for whatever wrote it before, the same member
 // twice in a file is applied in file order, input is read as kubectl reads it, answers are checked.
 
 const env = useControlPlane();
-const base = { group: GROUP, version: 'v1', plural: 'members' };
 
 test('every history ends with exactly the team and labels asked for: "without --team the member has no team"', async () => {
   const ns = await env.cluster.createNamespace('history');
@@ -246,11 +245,7 @@ test('an answer that is not a Member is an error, never a line about member unde
 
 test('apply-member refuses to write into a CRD that is being deleted, and into a member that is', async () => {
   const ns = await env.cluster.createNamespace('terminating');
-  await env.cluster.custom.createNamespacedCustomObject({
-    ...base,
-    namespace: ns,
-    body: { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name: 'held', finalizers: ['example.com/hold'] }, spec: {} },
-  });
+  await createHeld(env, ns);
   await env.cluster.ext.deleteCustomResourceDefinition({ name: `members.${GROUP}` });
   try {
     for (const args of [['newbie'], ['held', '--team', 'x']]) {
@@ -276,7 +271,7 @@ test('apply-member refuses to write into a CRD that is being deleted, and into a
     );
     assert.equal(await env.getMember(ns, 'newbie'), undefined);
   } finally {
-    await kubectl(env, ['patch', 'member', 'held', '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await releaseHeld(env, ns);
     await waitFor('the CRD to be gone', async () => {
       try {
         await env.cluster.ext.readCustomResourceDefinition({ name: `members.${GROUP}` });
