@@ -146,7 +146,9 @@ async function applyAll(located: Located[], env: Env): Promise<void> {
     throw run.explainCut(err);
   });
   const targets: Target[] = located.map((l) => ({ ...l, namespace: l.draft.namespace ?? kube.namespace }));
-  const lines = new InOrder((target, result) => report(target, result, env, targets));
+  // Lines of a file that spans namespaces say which member they are about.
+  const spans = targets.some((t) => t.namespace !== targets[0]?.namespace);
+  const lines = new InOrder((target, result) => report(target, result, env, spans));
   // Documents for the same member are applied one after the other, in file order: the last one wins, and each
   // line says what that document did. Items start in file order, so each finds its predecessor already queued.
   const queues = new Map<string, Promise<unknown>>();
@@ -197,7 +199,7 @@ class InOrder {
   }
 }
 
-function report(target: Target, result: Result, env: Env, targets: Target[]): void {
+function report(target: Target, result: Result, env: Env, spans: boolean): void {
   const { ctx, options } = env;
   if (result === 'skipped' || result === NOT_STARTED) return;
   if (!result.ok) {
@@ -209,8 +211,7 @@ function report(target: Target, result: Result, env: Env, targets: Target[]): vo
   const ref = memberRef(result.object.metadata.name);
   if (options.output === 'name') ctx.term.result(ref);
   if (options.output !== undefined) return;
-  // Lines of a file that spans namespaces say which member they are about.
-  const where = targets.some((t) => t.namespace !== target.namespace) ? ` in namespace ${target.namespace}` : '';
+  const where = spans ? ` in namespace ${target.namespace}` : '';
   ctx.term.result(`${ref} ${result.outcome}${where}${options.dryRun ? ' (server dry run)' : ''}`);
 }
 
