@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { ChalkInstance } from 'chalk';
 import type { Ora } from 'ora';
+import { KeyboardGuard, type KeyboardInput } from './keyboard.js';
 import { makeChalk } from './style.js';
 
 export interface TerminalOptions {
@@ -10,6 +11,8 @@ export interface TerminalOptions {
   color: 0 | 1 | 2 | 3;
   /** Spinners only on an interactive stderr, never for machine-readable output. */
   spinner: boolean;
+  /** The keyboard, held while a spinner shows (default: process.stdin). */
+  stdin?: KeyboardInput;
 }
 
 /** Progress of a step that takes a while: a spinner on a terminal, plain notices otherwise. */
@@ -28,9 +31,15 @@ export class Terminal {
   readonly chalk: ChalkInstance;
   private active: Ora | undefined;
   private batching = false;
+  private readonly keyboard: KeyboardGuard;
 
   constructor(private readonly options: TerminalOptions) {
     this.chalk = makeChalk(options.color);
+    this.keyboard = new KeyboardGuard({
+      stdin: options.stdin ?? process.stdin,
+      // Ctrl-Z leaves the spinner to be drawn again after `fg`; the other signal keys end the command.
+      beforeSignal: (signal) => (signal === 'SIGTSTP' ? this.active?.clear() : this.stopSpinner()),
+    });
   }
 
   /** A result line on stdout; false when the stream's buffer is full, so callers can wait for 'drain'. */
@@ -83,8 +92,10 @@ export class Terminal {
     }
     const { default: ora } = await import('ora');
     this.stopSpinner();
-    const spinner = ora({ text, stream: this.options.stderr, color: 'cyan' }).start();
+    // ora's own stdin handling swallows Ctrl-C: the keyboard guard does it instead.
+    const spinner = ora({ text, stream: this.options.stderr, color: 'cyan', discardStdin: false }).start();
     this.active = spinner;
+    this.keyboard.hold();
     return {
       update: (t) => {
         spinner.text = t;
@@ -105,7 +116,10 @@ export class Terminal {
   }
 
   private endSpinner(spinner: Ora, end: () => void): void {
-    if (this.active === spinner) this.active = undefined;
+    if (this.active === spinner) {
+      this.active = undefined;
+      this.keyboard.release();
+    }
     if (spinner.isSpinning) end();
   }
 
@@ -124,5 +138,6 @@ export class Terminal {
   private stopSpinner(): void {
     this.active?.stop();
     this.active = undefined;
+    this.keyboard.release();
   }
 }

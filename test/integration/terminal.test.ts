@@ -1,0 +1,103 @@
+// In a real terminal (tmux, an interactive bash): Ctrl-C stops every command at every moment, keys typed while a
+// spinner shows are neither echoed nor left for the shell, and the spinner's line is cleared before the prompt.
+import assert from 'node:assert/strict';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CLI_PATH } from '../harness/cli.js';
+import { escapeRegExp, openTerminal, PROMPT, type Terminal } from '../harness/terminal.js';
+import { useControlPlane } from './support.js';
+
+const env = useControlPlane({ installCrd: false });
+let term: Terminal;
+
+before(async () => {
+  // `member-watch` on PATH, run by the node that runs the tests (Node 20 or 24 in CI).
+  const bin = mkdtempSync(join(tmpdir(), 'member-watch-bin-'));
+  symlinkSync(CLI_PATH, join(bin, 'member-watch'));
+  term = await openTerminal({ env: { PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+});
+
+after(async () => {
+  await term?.close();
+});
+
+/** The prompt is back on the last line with nothing typed after it: the command ended, no key was left over. */
+async function promptIsBack(): Promise<string> {
+  return term.waitFor(new RegExp(`${escapeRegExp(PROMPT.trim())}$`));
+}
+
+/** Starts a command line at a fresh prompt on a cleared screen (a failed test before must not leave it running). */
+async function start(commandLine: string): Promise<void> {
+  await term.press('C-c');
+  await promptIsBack();
+  await term.run(`clear; ${commandLine}`);
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+test('Ctrl-C stops watch while it connects to a server that does not answer; typed keys are dropped', async () => {
+  const kubeconfig = env.cp.kubeconfigFor({ server: 'https://127.0.0.1:9' });
+  await start(`member-watch --kubeconfig ${kubeconfig} watch --for added:patrick`);
+  // connecting, then reconnecting after each refusal: one spinner all along
+  await term.waitFor(/connecting/);
+  await term.type('xyz');
+  await sleep(500);
+  assert.doesNotMatch(await term.screen(), /xyz/, 'typed keys are not echoed through the spinner');
+  await term.press('C-c');
+  const screen = await promptIsBack();
+  assert.doesNotMatch(screen, /connecting|xyz/, `the spinner's line is cleared, the keys are gone:\n${screen}`);
+  assert.equal(await term.lastStatus(), 130, 'interrupted with a --for condition pending');
+});
+
+test('Ctrl-C stops watch while it waits for the CRD; Ctrl-Z suspends it and fg brings the spinner back', async () => {
+  await start(`member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick`);
+  await term.waitFor(/waiting for the Member CRD/);
+  await term.press('C-z');
+  await term.waitFor(/Stopped/);
+  await term.run('fg');
+  await sleep(500);
+  await term.type('abc');
+  await term.waitFor(/waiting for the Member CRD/);
+  await term.press('C-c');
+  const screen = await promptIsBack();
+  assert.doesNotMatch(screen.split('fg')[1] ?? '', /waiting for|abc/, screen);
+  assert.equal(await term.lastStatus(), 130);
+});
+
+test('keys typed while a spinner shows do not reach the shell when the command ends by itself', async () => {
+  await start(`member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick --timeout 8s`);
+  await term.waitFor(/waiting for the Member CRD/);
+  // A whole command line: if the keys were left for the shell, it would run it and print LEAKED.
+  await term.type('echo LEAK""ED');
+  await term.press('Enter');
+  const screen = await term.waitFor(/timed out after 8s/, 20_000);
+  assert.equal(await term.lastStatus(), 5, screen);
+  assert.doesNotMatch(await term.screen(), /LEAKED|LEAK""ED/);
+});
+
+test('Ctrl-C stops install-crd while it waits for the CRD to be established', async () => {
+  // Another CRD of the group already owns the kind Member: ours is never NamesAccepted, so install-crd waits.
+  await env.cluster.ext.createCustomResourceDefinition({
+    body: {
+      metadata: { name: 'rivals.helloworld.apimeister.com' },
+      spec: {
+        group: 'helloworld.apimeister.com',
+        scope: 'Namespaced',
+        names: { plural: 'rivals', singular: 'rival', kind: 'Member', listKind: 'MemberList' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }],
+      },
+    },
+  });
+  await start(`member-watch --kubeconfig ${env.cp.kubeconfig} install-crd`);
+  await term.waitFor(/waiting for the CRD to be established/);
+  await term.type('qwerty');
+  await sleep(300);
+  await term.press('C-c');
+  const screen = await promptIsBack();
+  assert.doesNotMatch(screen, /waiting for|qwerty/, screen);
+  assert.equal(await term.lastStatus(), 130);
+});
