@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option, type OutputConfiguration } from 'commander';
 import { applyMemberCommand } from './commands/apply-member.js';
 import { checkCommand } from './commands/check.js';
 import { deleteMemberCommand } from './commands/delete-member.js';
@@ -11,8 +11,15 @@ import { escapeControl } from './present/escape.js';
 import { describeStdoutFailure, readerLeft, watchStdout } from './present/stdout-failure.js';
 import { version } from './version.js';
 
-export function buildProgram(): Command {
-  const program = new Command('member-watch')
+export interface ProgramOptions {
+  /** `kubectl member-watch` when run as kubectl's plugin. */
+  name?: string;
+  /** Where commander writes help and usage errors (tests capture them). */
+  output?: OutputConfiguration;
+}
+
+export function buildProgram(options: ProgramOptions = {}): Command {
+  const program = new Command(options.name ?? 'member-watch')
     .description('Install, apply and watch helloworld.apimeister.com Members on Kubernetes')
     .version(version, '-V, --version')
     .option('--kubeconfig <path>', 'path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
@@ -22,6 +29,7 @@ export function buildProgram(): Command {
     .option('--debug', 'log each HTTP request (method, URL, status) to stderr; show stack traces')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    .configureHelp({ showGlobalOptions: true, optionDescription })
     .addHelpText(
       'after',
       `
@@ -35,6 +43,7 @@ Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
 4 Member CRD not installed, 5 timed out, 6 stdout could not be written,
 130/143 interrupted.`,
     );
+  if (options.output !== undefined) program.configureOutput(options.output);
   for (const make of [
     installCrdCommand,
     uninstallCrdCommand,
@@ -45,15 +54,23 @@ Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
     operatorCommand,
     releaseFinalizersCommand,
   ]) {
-    program.addCommand(make().exitOverride());
+    // Every subcommand says what the top level says: help with the global flags, the usage hint after an error.
+    program.addCommand(make().copyInheritedSettings(program));
   }
   return program;
 }
 
+/** Commander's descriptions, without `(default: [])` for repeatable flags: an empty list is no default to tell. */
+function optionDescription(this: Help, option: Option): string {
+  const emptyList = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
+  const shown = emptyList ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option;
+  return Help.prototype.optionDescription.call(this, shown);
+}
+
 /** Runs the CLI; every outcome becomes process.exitCode, never process.exit(), so output is flushed. */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], name?: string): Promise<void> {
   handleStdoutErrors();
-  const program = buildProgram();
+  const program = buildProgram({ name });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
