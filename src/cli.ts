@@ -1,6 +1,7 @@
 import { Command, CommanderError, Help, type Option, type OutputConfiguration } from 'commander';
 import { applyMemberCommand } from './commands/apply-member.js';
 import { checkCommand } from './commands/check.js';
+import { COMPLETE, complete, completionCommand } from './commands/completion.js';
 import { deleteMemberCommand } from './commands/delete-member.js';
 import { installCrdCommand, uninstallCrdCommand } from './commands/crd.js';
 import { operatorCommand } from './commands/operator.js';
@@ -53,6 +54,7 @@ Exit codes: 0 ok, 1 internal error, 2 invalid usage or input, 3 cluster error,
     watchCommand,
     operatorCommand,
     releaseFinalizersCommand,
+    completionCommand,
   ]) {
     // Every subcommand says what the top level says: help with the global flags, the usage hint after an error.
     program.addCommand(make().copyInheritedSettings(program));
@@ -72,7 +74,9 @@ export async function main(argv: string[], name?: string): Promise<void> {
   handleStdoutErrors();
   const program = buildProgram({ name });
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // The shell's completion asks with the words typed so far, flags included: they are not ours to parse.
+    if (argv[0] === COMPLETE) await complete(program, argv.slice(1));
+    else await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     process.exitCode = reportFailure(err, argv.includes('--debug'));
   }

@@ -71,7 +71,7 @@ function checkServer(cluster: Cluster, source: string): void {
   }
 }
 
-function loadKubeConfig(flagPath: string | undefined, env: NodeJS.ProcessEnv): { kc: KubeConfig; source: string } {
+export function loadKubeConfig(flagPath: string | undefined, env: NodeJS.ProcessEnv): { kc: KubeConfig; source: string } {
   if (flagPath !== undefined) {
     if (!existsSync(flagPath)) throw usageError(`kubeconfig ${flagPath} does not exist`, 'check the --kubeconfig path');
     return { kc: mergeFiles([flagPath]), source: `kubeconfig ${flagPath}` };

@@ -26,7 +26,7 @@ async function parse(args: string[], name?: string): Promise<Outcome> {
 
 const SUBCOMMANDS = buildProgram().commands.map((c) => c.name());
 
-test('every subcommand is registered', () => {
+test('every subcommand is registered, completion included', () => {
   assert.deepEqual(SUBCOMMANDS, [
     'install-crd',
     'uninstall-crd',
@@ -36,6 +36,7 @@ test('every subcommand is registered', () => {
     'watch',
     'operator',
     'release-finalizers',
+    'completion',
   ]);
 });
 
