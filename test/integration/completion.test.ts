@@ -2,28 +2,23 @@
 // values from the kubeconfig and the test cluster; and through kubectl's own completion of its plugins.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { before, test } from 'node:test';
+import { after, test } from 'node:test';
+import { buildProgram } from '../../src/cli.js';
 import { CLI_PATH } from '../harness/cli.js';
+import { commandsOnPath } from '../harness/commands.js';
 import { useControlPlane } from './support.js';
 
 const run = promisify(execFile);
 const env = useControlPlane();
 const KUBECTL = '/usr/bin/kubectl';
-let path: string;
-
-before(() => {
-  // The installed commands, as npm links them: member-watch and kubectl's plugin and completion helper.
-  const bin = mkdtempSync(join(tmpdir(), 'member-watch-bin-'));
-  const binDir = dirname(CLI_PATH);
-  symlinkSync(CLI_PATH, join(bin, 'member-watch'));
-  for (const name of ['kubectl-member_watch', 'kubectl_complete-member_watch']) symlinkSync(join(binDir, name), join(bin, name));
-  path = `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
-});
+const commands = commandsOnPath();
+const path = commands.path;
+after(() => commands.remove());
 
 /** COMP_WORDS as bash makes them: split at blanks, and '=' and ':' (COMP_WORDBREAKS) are words of their own. */
 function bashWords(line: string): string[] {
@@ -83,6 +78,46 @@ test('bash completes member names from the namespace typed', async () => {
   const line = `member-watch --kubeconfig ${env.cp.kubeconfig} -n ${ns} delete-member`;
   assert.deepEqual(await bashComplete(`${line} s`), ['sandy', 'spongebob']);
   assert.deepEqual(await bashComplete(`${line} sandy `), ['patrick', 'spongebob']);
+});
+
+const ZSH_CALL = `
+compdef() { : }
+_describe() { print -rl -- "\${(@P)4}" }
+_files() { print -r -- FILES }
+source <(member-watch completion zsh)
+words=("$@") CURRENT=$#
+_member_watch`;
+
+/** What zsh's completion function hands to _describe (value:description) or _files, for these words. */
+async function zshComplete(words: string[]): Promise<string[]> {
+  const { stdout } = await run('zsh', ['-f', '-c', ZSH_CALL, 'zsh', ...words], { env: { ...process.env, PATH: path, KUBECONFIG: '' } });
+  return stdout.split('\n').filter((l) => l !== '');
+}
+
+/** What fish offers for the command line (its own `complete -C`). */
+async function fishComplete(line: string): Promise<string[]> {
+  const script = `member-watch completion fish | source; complete -C ${JSON.stringify(line)}`;
+  const { stdout } = await run('fish', ['--no-config', '-c', script], { env: { ...process.env, PATH: path, KUBECONFIG: '' } });
+  return stdout.split('\n').filter((l) => l !== '');
+}
+
+test('zsh and fish complete commands, flags, values and file names', async () => {
+  // Commands come with their descriptions (as the help shows them): value:description for zsh, a tab for fish.
+  const watchDescription =
+    buildProgram()
+      .commands.find((c) => c.name() === 'watch')
+      ?.description() ?? '';
+  assert.deepEqual(await zshComplete(['member-watch', 'wat']), [`watch:${watchDescription}`]);
+  assert.deepEqual(await zshComplete(['member-watch', '--kubeconfig', env.cp.kubeconfig, '--context', '']), ['admin', 'nobody']);
+  assert.deepEqual(await zshComplete(['member-watch', 'apply-member', '-f', '']), ['FILES']);
+  assert.deepEqual(await zshComplete(['member-watch', 'watch', '--for', '']), []);
+
+  assert.deepEqual(await fishComplete('member-watch wat'), [`watch\t${watchDescription}`]);
+  assert.deepEqual(await fishComplete(`member-watch --kubeconfig ${env.cp.kubeconfig} --context=n`), ['--context=nobody']);
+  const dir = mkdtempSync(join(tmpdir(), 'member-watch-files-'));
+  writeFileSync(join(dir, 'members.yaml'), '');
+  assert.deepEqual(await fishComplete(`member-watch apply-member -f ${dir}/mem`), [join(dir, 'members.yaml')]);
+  rmSync(dir, { recursive: true });
 });
 
 test('kubectl member-watch <TAB> completes through kubectl_complete-member_watch', async () => {

@@ -1,26 +1,22 @@
 // In a real terminal (tmux, an interactive bash): Ctrl-C stops every command at every moment, keys typed while a
 // spinner shows are neither echoed nor left for the shell, and the spinner's line is cleared before the prompt.
 import assert from 'node:assert/strict';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { CLI_PATH } from '../harness/cli.js';
+import { commandsOnPath } from '../harness/commands.js';
 import { escapeRegExp, openTerminal, PROMPT, type Terminal } from '../harness/terminal.js';
 import { useControlPlane } from './support.js';
 
 const env = useControlPlane({ installCrd: false });
+const commands = commandsOnPath();
 let term: Terminal;
 
 before(async () => {
-  // `member-watch` on PATH, run by the node that runs the tests (Node 20 or 24 in CI).
-  const bin = mkdtempSync(join(tmpdir(), 'member-watch-bin-'));
-  symlinkSync(CLI_PATH, join(bin, 'member-watch'));
-  term = await openTerminal({ env: { PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+  term = await openTerminal({ env: { PATH: commands.path } });
 });
 
 after(async () => {
   await term?.close();
+  commands.remove();
 });
 
 /** The prompt is back on the last line with nothing typed after it: the command ended, no key was left over. */
