@@ -8,6 +8,7 @@ import { useControlPlane } from './support.js';
 
 const env = useControlPlane({ installCrd: false });
 const commands = commandsOnPath();
+const PROMPT_AT_END = new RegExp(`${escapeRegExp(PROMPT.trim())}$`);
 let term: Terminal;
 
 before(async () => {
@@ -21,13 +22,15 @@ after(async () => {
 
 /** The prompt is back on the last line with nothing typed after it: the command ended, no key was left over. */
 async function promptIsBack(): Promise<string> {
-  return term.waitFor(new RegExp(`${escapeRegExp(PROMPT.trim())}$`));
+  return term.waitFor(PROMPT_AT_END);
 }
 
 /** Starts a command line at a fresh prompt on a cleared screen (a failed test before must not leave it running). */
 async function start(commandLine: string): Promise<void> {
-  await term.press('C-c');
-  await promptIsBack();
+  if (!PROMPT_AT_END.test(await term.screen())) {
+    await term.press('C-c');
+    await promptIsBack();
+  }
   await term.run(`clear; ${commandLine}`);
 }
 
