@@ -20,8 +20,8 @@ export interface Terminal {
   press(...keys: string[]): Promise<void>;
   /** Runs a command line in the shell (types it and presses Enter). */
   run(commandLine: string): Promise<void>;
-  /** The visible screen, lines joined, trailing blanks trimmed. */
-  screen(): Promise<string>;
+  /** The visible screen (with `history`, also what scrolled off it), lines joined, trailing blanks trimmed. */
+  screen(options?: { history?: boolean }): Promise<string>;
   /** Waits until the screen matches, and returns it. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** The exit status of the last command, as the shell saw it ($?): asks the shell to print it. */
@@ -82,8 +82,8 @@ export async function openTerminal(options: TerminalOptions = {}): Promise<Termi
   process.once('exit', killServer);
   let statusCount = 0;
 
-  const screen = async (): Promise<string> => {
-    const { stdout } = await tmux('capture-pane', '-p', '-J', '-t', 't');
+  const screen = async (options: { history?: boolean } = {}): Promise<string> => {
+    const { stdout } = await tmux('capture-pane', '-p', '-J', '-t', 't', ...(options.history ? ['-S', '-'] : []));
     return stdout.replace(/\s+$/, '');
   };
   const waitFor = async (pattern: RegExp, timeoutMs = DEFAULT_WAIT_MS): Promise<string> => {
