@@ -141,7 +141,7 @@ test('a cluster that never answers costs a Tab press at most a few seconds, and 
     const started = Date.now();
     const { stdout } = await run(process.execPath, [CLI_PATH, '__complete', '--kubeconfig', kc, 'watch', '-n', '']);
     assert.equal(stdout, ':4\n');
-    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 12_000, `took ${Date.now() - started} ms`);
   } finally {
     for (const socket of sockets) socket.destroy();
     silent.close();
