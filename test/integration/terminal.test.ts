@@ -67,6 +67,16 @@ test('Ctrl-C stops watch while it waits for the CRD; Ctrl-Z suspends it and fg b
   assert.equal(await term.lastStatus(), 130);
 });
 
+test('in the background (&), the spinner leaves the keyboard alone and the job is not stopped for touching it', async () => {
+  const kubeconfig = env.cp.kubeconfigFor({ server: 'https://127.0.0.1:9' });
+  await start(`member-watch --kubeconfig ${kubeconfig} watch --for added:patrick & sleep 3; jobs`);
+  // A background job that switched the terminal to raw mode would have been stopped (SIGTTOU): "Stopped".
+  const screen = await term.waitFor(/\[1\]\+\s+(Running|Stopped)/);
+  assert.match(screen, /\[1\]\+\s+Running/, screen);
+  await term.run('kill %1; wait');
+  await promptIsBack();
+});
+
 test('keys typed while a spinner shows do not reach the shell when the command ends by itself', async () => {
   await start(`member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick --timeout 8s`);
   await term.waitFor(/waiting for the Member CRD/);
