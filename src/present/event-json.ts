@@ -1,10 +1,8 @@
 import type { MemberEvent } from '../watcher/events.js';
+import { escapeJson } from './escape.js';
 
 /** Bumped when a field changes meaning or disappears; new fields may be added within a version. */
 export const EVENT_SCHEMA_VERSION = 1;
-
-// JSON.stringify leaves DEL, C1 controls and the JavaScript line separators raw; none may reach a terminal.
-const UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
 
 /**
  * One NDJSON line per event. Field order is fixed and absent values are null, so consumers
@@ -25,7 +23,10 @@ export function formatEventJson(event: MemberEvent): string {
   });
 }
 
-/** One JSON object on one line, with the characters JSON.stringify leaves raw escaped too. */
+/**
+ * One JSON object on one line. JSON.stringify leaves DEL, C1 controls, the line separators and the bidirectional
+ * and invisible characters raw: `jq` and `cat` would hand them to a terminal, so they are escaped too.
+ */
 export function jsonLine(value: object): string {
-  return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeJson(JSON.stringify(value));
 }

@@ -92,3 +92,44 @@ test('colour follows flags, NO_COLOR, FORCE_COLOR and the terminal', () => {
   assert.equal(colorLevel({ ...base, isTTY: false, env: { FORCE_COLOR: '1' } }), 1);
   assert.equal(colorLevel({ ...base, env: { FORCE_COLOR: '0' } }), 0);
 });
+
+const BIDI = ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069'];
+const INVISIBLE = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u180e', '\u2028', '\u2029'];
+const hex4 = (c: string): string => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
+
+test('every bidirectional control is escaped in text and in JSON, and JSON still parses to the same text', () => {
+  for (const c of BIDI) {
+    const team = `red${c}blue`;
+    assert.equal(text(ev('ADDED', team)), `welcome patrick to the team red${hex4(c)}blue`, hex4(c));
+    const json = formatEventJson(ev('ADDED', team));
+    assert.ok(json.includes(`red${hex4(c)}blue`), `${hex4(c)} in ${json}`);
+    assert.ok(!json.includes(c), `${hex4(c)} raw in JSON`);
+    assert.equal(JSON.parse(json).team, team);
+  }
+});
+
+test('zero-width and other invisible characters are escaped in text and in JSON', () => {
+  for (const c of INVISIBLE) {
+    assert.equal(escapeControl(`a${c}b`), `a${hex4(c)}b`, hex4(c));
+    const json = formatEventJson(ev('ADDED', `a${c}b`));
+    assert.ok(!json.includes(c), `${hex4(c)} raw in JSON`);
+    assert.equal(JSON.parse(json).team, `a${c}b`);
+  }
+  // The soft hyphen hides in Latin-1, escaped like the C1 controls beside it.
+  assert.equal(escapeControl('a\u00adb'), 'a\\xadb');
+  assert.ok(!formatEventJson(ev('ADDED', 'a\u00adb')).includes('\u00ad'));
+  // Beyond the first plane (a tag character) and a lone surrogate: escaped whole, still valid JSON.
+  assert.equal(escapeControl('a\u{e0041}b'), 'a\\u{e0041}b');
+  assert.equal(escapeControl('a\ud800b'), 'a\\ud800b');
+  const json = formatEventJson(ev('ADDED', 'a\u{e0041}b\ud800'));
+  assert.ok(json.includes('a\\udb40\\udc41b\\ud800'), json);
+  assert.equal(JSON.parse(json).team, 'a\u{e0041}b\ud800');
+});
+
+test('letters of every script, emoji and plain spaces are left as they are', () => {
+  for (const team of ['équipe', '青队', 'فريق', 'צוות', 'команда 🎉', 'a b']) {
+    assert.equal(escapeControl(team), team);
+    assert.equal(text(ev('ADDED', team)), `welcome patrick to the team ${team}`);
+    assert.equal(JSON.parse(formatEventJson(ev('ADDED', team))).team, team);
+  }
+});
