@@ -70,11 +70,23 @@ export async function watchProjected<S extends MemberState>(
   await new MemberWatch(options, kube, sink, signal).run();
 }
 
+/**
+ * Where the watch stands is recorded as it happens, never guessed from what the lists held: a watch that
+ * started with no members has listed all the same, and its next list must reconcile like any other relist.
+ */
 class MemberWatch<S extends MemberState> {
   private readonly store: MemberStore<S>;
   private readonly backoff: Backoff;
+  /** Polls for a missing CRD back off on their own: they are not failed reconnects (--max-reconnects). */
+  private readonly crdPoll: Backoff;
+  /** Where to resume; undefined when a list is needed first. */
   private resourceVersion: string | undefined;
-  private listedOnce = false;
+  /** A list was answered: the CRD existed, so a 404 from now on means it was deleted while watching. */
+  private served = false;
+  /** A list ran to its end: every later list is a relist, whose events are told whatever --watch-only says. */
+  private synced = false;
+  /** The first list put members in the store and then failed: its retry must reconcile against them. */
+  private partial = false;
   private liveOnce = false;
 
   constructor(
@@ -85,14 +97,14 @@ class MemberWatch<S extends MemberState> {
   ) {
     this.store = options.store;
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.crdPoll = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
   }
 
   async run(): Promise<void> {
     this.sink.status({ kind: 'connecting' });
     while (!this.signal.aborted) {
       try {
-        if (this.resourceVersion === undefined) await this.list();
-        await this.watch(this.resourceVersion as string);
+        await this.watch(this.resourceVersion ?? (await this.list()));
       } catch (err) {
         if (this.signal.aborted) return;
         await this.recover(err);
@@ -104,37 +116,65 @@ class MemberWatch<S extends MemberState> {
     return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
   }
 
-  /**
-   * A paginated list: one snapshot (all pages share its resourceVersion), read item by item as it arrives so
-   * that no page is held whole. The first list greets as items arrive, so output starts with the first bytes;
-   * a relist needs the whole snapshot before it can tell who left.
-   */
-  private async list(): Promise<void> {
-    const relist = this.listedOnce;
-    const listed: S[] = [];
+  /** Before the first list has finished, what a list finds is the starting state: told only when greeting it. */
+  private get telling(): boolean {
+    return this.synced || this.options.greetExisting;
+  }
+
+  /** Lists, announces what the list tells, and returns the resourceVersion to watch from. */
+  private async list(): Promise<string> {
+    const resourceVersion = this.synced || this.partial ? await this.relist() : await this.firstList();
+    this.resourceVersion = resourceVersion;
+    return resourceVersion;
+  }
+
+  /** The first list greets items as they arrive, so output starts with the first bytes. */
+  private async firstList(): Promise<string> {
     let count = 0;
+    const resourceVersion = await this.pages(false, async (states) => {
+      count += states.length;
+      await this.greet(states);
+    });
+    this.finishFirstList(count);
+    return resourceVersion;
+  }
+
+  /** A relist needs the whole snapshot before it can tell who left. */
+  private async relist(): Promise<string> {
+    const listed: S[] = [];
+    const resourceVersion = await this.pages(true, async (states) => {
+      listed.push(...states);
+    });
+    const events = this.store.reconcile(listed, now());
+    if (this.telling) this.emitAll(events);
+    if (!this.synced) this.finishFirstList(this.store.size);
+    return resourceVersion;
+  }
+
+  private finishFirstList(members: number): void {
+    this.synced = true;
+    this.partial = false;
+    this.sink.status({ kind: 'listed', members });
+  }
+
+  /** A paginated list: one snapshot (all pages share its resourceVersion); returns that resourceVersion. */
+  private async pages(quorum: boolean, take: (states: S[]) => Promise<void>): Promise<string> {
     let token: string | undefined;
     let page: ListMeta;
     do {
-      page = await this.listPage(relist, token, async (states) => {
-        count += states.length;
-        if (relist) listed.push(...states);
-        else await this.greet(states);
-      });
+      page = await this.listPage(quorum, token, take);
       token = page.continue || undefined;
     } while (token !== undefined);
-    this.resourceVersion = page.resourceVersion;
-    if (relist) this.emitAll(this.store.reconcile(listed, now()));
-    else this.sink.status({ kind: 'listed', members: count });
+    return page.resourceVersion as string;
   }
 
   /**
-   * One page. The first list asks for resourceVersion 0, which the API server answers from its watch cache
-   * (as client-go's reflector does) instead of reading etcd page after page: on servers whose cache does not
-   * paginate, one response streamed item by item. A relist asks for the latest state (no resourceVersion),
-   * so that it never goes back behind what was already announced.
+   * One page, read item by item as it arrives so that no page is held whole. The first list asks for
+   * resourceVersion 0, which the API server answers from its watch cache (as client-go's reflector does) instead
+   * of reading etcd page after page: on servers whose cache does not paginate, one response streamed item by item.
+   * A relist asks for the latest state (no resourceVersion), so that it never goes back behind what was announced.
    */
-  private async listPage(relist: boolean, token: string | undefined, take: (states: S[]) => Promise<void>): Promise<ListMeta> {
+  private async listPage(quorum: boolean, token: string | undefined, take: (states: S[]) => Promise<void>): Promise<ListMeta> {
     const res = await this.kube.http.stream({
       method: 'GET',
       path: membersPath(this.options.namespace),
@@ -142,10 +182,12 @@ class MemberWatch<S extends MemberState> {
         ...this.query,
         limit: this.options.pageSize,
         continue: token,
-        resourceVersion: relist || token !== undefined ? undefined : '0',
+        resourceVersion: quorum || token !== undefined ? undefined : '0',
       },
       signal: this.signal,
     });
+    this.served = true;
+    this.crdPoll.reset();
     const splitter = new ListSplitter();
     res.setEncoding('utf8');
     try {
@@ -161,8 +203,8 @@ class MemberWatch<S extends MemberState> {
   }
 
   private async greet(states: S[]): Promise<void> {
-    // From the first page on, what is greeted is known: a list that fails half-way is retried as a relist.
-    this.listedOnce = true;
+    // From the first item on, the store holds what this list gave: a list that fails now is retried as a relist.
+    this.partial = true;
     const time = now();
     for (const state of states) {
       const event = this.store.apply('ADDED', state, 'initial', time);
@@ -277,11 +319,12 @@ class MemberWatch<S extends MemberState> {
 
   /** The resource type is not served: not installed yet, or deleted while we watched. */
   private async crdGone(): Promise<void> {
-    if (!this.listedOnce && !this.options.waitForCrd) throw crdMissing();
-    this.emitAll(this.store.clear(now()));
+    if (!this.served && !this.options.waitForCrd) throw crdMissing();
+    const goodbyes = this.store.clear(now());
+    if (this.telling) this.emitAll(goodbyes);
     this.resourceVersion = undefined;
     this.sink.status({ kind: 'waiting-for-crd' });
-    await sleep(Math.min(this.backoff.next(), CRD_POLL_MAX_MS), undefined, { signal: this.signal }).catch(() => undefined);
+    await sleep(Math.min(this.crdPoll.next(), CRD_POLL_MAX_MS), undefined, { signal: this.signal }).catch(() => undefined);
   }
 }
 

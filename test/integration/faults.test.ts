@@ -9,16 +9,16 @@ import { type TestEnv, useControlPlane, waitFor } from './support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A JSON watch of one namespace, live before the test changes anything. */
+/** A JSON watch of one namespace, live before the test changes anything; `tag` tells several in one namespace apart. */
 async function watchJson(
   env: TestEnv,
-  history: ClusterHistory,
+  history: ClusterHistory | undefined,
   ns: string,
-  opts: { kubeconfig?: string; extra?: string[] } = {},
+  opts: { kubeconfig?: string; extra?: string[]; tag?: string } = {},
 ): Promise<ReturnType<TestEnv['spawn']>> {
-  history.startWatching();
-  const { kubeconfig, extra = [] } = opts;
-  const ready = join(env.cp.dir, `ready-${ns}`);
+  history?.startWatching();
+  const { kubeconfig, extra = [], tag = '' } = opts;
+  const ready = join(env.cp.dir, `ready-${ns}${tag}`);
   const watch = env.spawn(
     ['-n', ns, 'watch', '-o', 'json', '--ready-file', ready, ...extra],
     kubeconfig === undefined ? {} : { kubeconfig },
@@ -28,6 +28,45 @@ async function watchJson(
     throw new Error(`${err.message}; it said: ${watch.stderr()}`);
   });
   return watch;
+}
+
+/** What a JSON watch printed, as "TYPE name source". */
+function summary(lines: readonly string[]): string[] {
+  return ClusterHistory.events(lines).map((e) => `${e.type} ${e.name} ${e.source}`);
+}
+
+/**
+ * Three watches of a namespace that was empty when they started, each of which once saw `ann` arrive: a plain one,
+ * one with --watch-only, one waiting for ann's goodbye. `blind` then changes the cluster where they cannot see it
+ * (ann leaves, bob arrives) in a way that makes resuming fail with 410 Gone. All three must make up what they
+ * missed from a relist: the class of bug where "listed once" depended on the first list having members.
+ */
+async function emptyStartThrough410(env: TestEnv, ns: string, kubeconfig: string, blind: () => Promise<void>): Promise<void> {
+  const watches = [
+    await watchJson(env, undefined, ns, { kubeconfig, tag: 'plain' }),
+    await watchJson(env, undefined, ns, { kubeconfig, tag: 'watch-only', extra: ['--watch-only'] }),
+    await watchJson(env, undefined, ns, { kubeconfig, tag: 'for', extra: ['--for', 'deleted:ann', '--timeout', '90s'] }),
+  ];
+  const [plain, watchOnly, waiting] = watches as [ReturnType<TestEnv['spawn']>, ReturnType<TestEnv['spawn']>, ReturnType<TestEnv['spawn']>];
+  try {
+    await env.createMember(ns, 'ann', 'blue');
+    for (const w of watches) await w.waitForLine((l) => l.includes('"ann"'));
+    await blind();
+    const met = await waiting.done;
+    assert.equal(met.code, 0, `--for deleted:ann held: ${met.stderr}`);
+    for (const w of [plain, watchOnly]) await w.waitForLine((l) => l.includes('"bob"'), 60_000);
+    // Anything repeated would arrive now.
+    await sleep(500);
+  } finally {
+    for (const w of watches) w.kill('SIGINT');
+  }
+  const expected = ['ADDED ann watch', 'DELETED ann relist', 'ADDED bob relist'];
+  for (const w of [plain, watchOnly]) {
+    const result = await w.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(summary(w.lines), expected, result.stderr);
+  }
+  assert.deepEqual(summary(waiting.lines), ['ADDED ann watch', 'DELETED ann relist']);
 }
 
 async function finish(t: TestContext, history: ClusterHistory, watch: ReturnType<TestEnv['spawn']>): Promise<Tally & { stderr: string }> {
@@ -75,6 +114,21 @@ describe('with the watch cache (the default)', () => {
     await history.churn(3);
     const outcome = await finish(t, history, watch);
     assert.match(outcome.stderr, /reconnect/);
+  });
+
+  test('a watch that started empty, cut off while kube-apiserver restarts: the relist sees ann off and greets bob', async () => {
+    const ns = await env.cluster.createNamespace('restart-empty');
+    const { proxy, kubeconfig: through } = proxied;
+    await emptyStartThrough410(env, ns, through, async () => {
+      proxy.setMode('refuse');
+      proxy.cutAll();
+      // A restarted kube-apiserver's watch cache starts at the current resourceVersion: resuming gets 410.
+      await env.cp.stopApiserver();
+      await env.cp.startApiserver();
+      await env.deleteMember(ns, 'ann');
+      await env.createMember(ns, 'bob', 'red');
+      proxy.setMode('pass');
+    });
   });
 
   test('connections cut through a proxy, again and again: nothing lost, nothing twice', async (t) => {
@@ -200,26 +254,55 @@ describe('the store and the resource type going away', () => {
     await finish(t, history, watch);
   });
 
-  test('the CRD deleted and recreated while watching: goodbyes for everyone, then recovery', async () => {
+  test('the CRD deleted and recreated while watching: goodbyes for everyone, then recovery, also for a watch that started empty', async () => {
     const ns = await env.cluster.createNamespace('crd');
+    const emptyNs = await env.cluster.createNamespace('crd-empty');
     for (const n of ['ann', 'bob']) await env.createMember(ns, n, 'blue');
-    const watch = await watchJson(env, new ClusterHistory(env, ns), ns);
+    const watch = await watchJson(env, undefined, ns);
+    // No --for, no --timeout: only a CRD missing at the start is final (exit 4), not one deleted while watching.
+    const empty = await watchJson(env, undefined, emptyNs);
     assert.equal((await env.cli(['uninstall-crd', '--yes'])).code, 0);
     await waitFor('goodbyes', () => ClusterHistory.events(watch.lines).filter((e) => e.type === 'DELETED').length === 2 || undefined);
+    await waitFor('the empty watch to wait for the CRD', () => {
+      if (empty.child.exitCode !== null) throw new Error(`the watch that started empty exited ${empty.child.exitCode}: ${empty.stderr()}`);
+      return empty.stderr().includes('waiting for the Member CRD') || undefined;
+    });
     assert.equal((await env.cli(['install-crd'])).code, 0);
     await env.createMember(ns, 'cid', 'red');
+    await env.createMember(emptyNs, 'dan', 'red');
     await watch.waitForLine((l) => l.includes('"cid"'));
-    watch.kill('SIGINT');
+    await empty.waitForLine((l) => l.includes('"dan"'));
+    for (const w of [watch, empty]) w.kill('SIGINT');
     const result = await watch.done;
     assert.equal(result.code, 0, result.stderr);
     const events = ClusterHistory.events(watch.lines).map((e) => `${e.type} ${e.name}`);
     assert.deepEqual(events.sort(), ['ADDED ann', 'ADDED bob', 'ADDED cid', 'DELETED ann', 'DELETED bob']);
+    const emptyResult = await empty.done;
+    assert.equal(emptyResult.code, 0, emptyResult.stderr);
+    // From the relist when the CRD came back, or from the watch after it: either way, once.
+    assert.deepEqual(
+      ClusterHistory.events(empty.lines).map((e) => `${e.type} ${e.name}`),
+      ['ADDED dan'],
+    );
   });
 });
 
 describe('without the watch cache, so that compaction expires resource versions', () => {
   const env = useControlPlane({ watchCache: false });
   const proxied = useProxy(env);
+
+  test('a watch that started empty, cut off while the history is compacted: the relist sees ann off and greets bob', async () => {
+    const ns = await env.cluster.createNamespace('gone-empty');
+    const { proxy, kubeconfig: through } = proxied;
+    await emptyStartThrough410(env, ns, through, async () => {
+      proxy.setMode('refuse');
+      proxy.cutAll();
+      await env.deleteMember(ns, 'ann');
+      await env.createMember(ns, 'bob', 'red');
+      await env.cp.compact();
+      proxy.setMode('pass');
+    });
+  });
 
   test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async (t) => {
     const ns = await env.cluster.createNamespace('gone');
