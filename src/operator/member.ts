@@ -20,10 +20,11 @@ export interface OperatorMember extends MemberState {
 /** Shared by every member that carries our finalizer alone: no array and no string per member. */
 export const ONLY_OURS: readonly string[] = Object.freeze([FINALIZER]);
 
-export function operatorMember(object: MemberObject): OperatorMember {
+/** `member`: what `watch` keeps of it, when the watcher has read it already. */
+export function operatorMember(object: MemberObject, member: MemberState = memberState(object)): OperatorMember {
   const { metadata, status } = object;
   return {
-    ...memberState(object),
+    ...member,
     generation: metadata.generation ?? 0,
     deleting: metadata.deletionTimestamp !== undefined,
     finalizers: shareFinalizers(metadata.finalizers),

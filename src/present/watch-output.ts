@@ -78,6 +78,8 @@ export class StatusReporter {
         return this.spin(`relisting: ${escapeControl(status.reason)}`);
       case 'waiting-for-crd':
         return this.spin('waiting for the Member CRD to be installed (member-watch install-crd)');
+      case 'skipped':
+        return this.term.warn(escapeControl(`skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`));
     }
   }
 

@@ -34,7 +34,9 @@ export type WatcherStatus =
   | { kind: 'live'; first: boolean }
   | { kind: 'reconnecting'; reason: string; delayMs: number; attempt: number }
   | { kind: 'relisting'; reason: string }
-  | { kind: 'waiting-for-crd' };
+  | { kind: 'waiting-for-crd' }
+  /** Something the server sent could not be read as a member or a watch event, and was skipped. */
+  | { kind: 'skipped'; what: 'list item' | 'watch event'; problem: string; text: string };
 
 export function memberKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;

@@ -5,8 +5,9 @@ import type { Kube } from '../kube/client.js';
 import { crdMissing } from '../kube/errors.js';
 import { ApiError, NetworkError, type Query } from '../kube/http.js';
 import { ListSplitter } from '../kube/list-splitter.js';
-import { membersPath, type ListMeta, type MemberList, type MemberObject, RESOURCE } from '../members/resource.js';
+import { membersPath, type MemberObject, RESOURCE } from '../members/resource.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import { decodeListMeta, decodeMember, decodeWatchLine, type ErrorStatus, excerpt, type ListMeta } from './decode.js';
 import type { MemberEvent, MemberState, WatcherStatus } from './events.js';
 import { MemberStore } from './store.js';
 
@@ -35,11 +36,6 @@ export interface WatchSink<S extends MemberState = MemberState> {
   backpressure(): Promise<void> | undefined;
 }
 
-interface WatchLine {
-  type: string;
-  object: MemberObject & { code?: number; reason?: string; message?: string };
-}
-
 const CRD_POLL_MAX_MS = 2_000;
 const now = (): string => new Date().toISOString();
 
@@ -47,15 +43,16 @@ const now = (): string => new Date().toISOString();
  * List, then watch from the list's resourceVersion, resuming from the last one seen (bookmarks included)
  * after every close or error, relisting and reconciling after 410 Gone, and backing off with jitter.
  * Resolves when `signal` aborts; rejects only with final errors (401/403, bad selector, CRD missing at start
- * without waitForCrd, --max-reconnects exhausted).
+ * without waitForCrd, an answer that is not a Kubernetes list, --max-reconnects exhausted).
  */
 export async function watchMembers(kube: Kube, options: WatchOptions, sink: WatchSink, signal: AbortSignal): Promise<void> {
-  await new MemberWatch({ ...options, project: memberState, store: new MemberStore() }, kube, sink, signal).run();
+  await new MemberWatch({ ...options, project: (_object, member) => member, store: new MemberStore() }, kube, sink, signal).run();
 }
 
 /** What a consumer that keeps more per member than `watch` passes: how to read it from an object, and the store to keep it in. */
 export interface Projection<S extends MemberState> {
-  project: (object: MemberObject) => S;
+  /** `member` is what `watch` keeps, read and checked from `object`, whose metadata is therefore sound. */
+  project: (object: MemberObject, member: MemberState) => S;
   /** The consumer reads its members from here (the watcher is the only writer). */
   store: MemberStore<S>;
 }
@@ -160,12 +157,11 @@ class MemberWatch<S extends MemberState> {
   /** A paginated list: one snapshot (all pages share its resourceVersion); returns that resourceVersion. */
   private async pages(quorum: boolean, take: (states: S[]) => Promise<void>): Promise<string> {
     let token: string | undefined;
-    let page: ListMeta;
-    do {
-      page = await this.listPage(quorum, token, take);
-      token = page.continue || undefined;
-    } while (token !== undefined);
-    return page.resourceVersion as string;
+    for (;;) {
+      const meta = await this.listPage(quorum, token, take);
+      if (meta.continue === undefined) return meta.resourceVersion;
+      token = meta.continue;
+    }
   }
 
   /**
@@ -192,14 +188,50 @@ class MemberWatch<S extends MemberState> {
     res.setEncoding('utf8');
     try {
       for await (const chunk of res) {
-        const states = splitter.push(chunk as string).map((text) => this.options.project(JSON.parse(text) as MemberObject));
+        const states = this.decodeItems(splitter.push(chunk as string));
         if (states.length > 0) await take(states);
       }
     } catch (err) {
       res.destroy();
       throw err;
     }
-    return (JSON.parse(splitter.end()) as MemberList).metadata;
+    return this.listMeta(splitter.end());
+  }
+
+  private decodeItems(texts: string[]): S[] {
+    const states: S[] = [];
+    for (const text of texts) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        this.skip('list item', 'it is not JSON', text);
+        continue;
+      }
+      const member = decodeMember(raw, this.options.namespace);
+      if (member.ok) states.push(this.options.project(raw as MemberObject, member.value));
+      else this.skip('list item', member.problem, text);
+    }
+    return states;
+  }
+
+  /** The list without its items. Anything but a Kubernetes list is final: retrying would get the same answer. */
+  private listMeta(text: string): ListMeta {
+    let meta: ListMeta | undefined;
+    try {
+      meta = decodeListMeta(JSON.parse(text));
+    } catch {
+      meta = undefined;
+    }
+    if (meta !== undefined) return meta;
+    const { server, contextName } = this.kube.endpoint;
+    throw new CliError(
+      ExitCode.Cluster,
+      `${server} answered the list of members with something that is not a Kubernetes list: ${excerpt(text)}`,
+      {
+        hint: `check that context ${contextName} points at a Kubernetes API server`,
+      },
+    );
   }
 
   private async greet(states: S[]): Promise<void> {
@@ -216,6 +248,10 @@ class MemberWatch<S extends MemberState> {
 
   private emitAll(events: MemberEvent<S>[]): void {
     for (const event of events) this.sink.event(event);
+  }
+
+  private skip(what: 'list item' | 'watch event', problem: string, text: string): void {
+    this.sink.status({ kind: 'skipped', what, problem, text: excerpt(text) });
   }
 
   private async watch(from: string): Promise<void> {
@@ -259,7 +295,7 @@ class MemberWatch<S extends MemberState> {
       for (const line of parts) {
         if (line.trim() === '') continue;
         count += 1;
-        this.handle(JSON.parse(line) as WatchLine);
+        this.handle(line);
       }
       const wait = this.sink.backpressure();
       if (wait) await wait;
@@ -267,23 +303,34 @@ class MemberWatch<S extends MemberState> {
     return count;
   }
 
-  private handle(line: WatchLine): void {
-    const { type, object } = line;
-    if (type === 'ERROR') throw watchError(object);
+  private handle(text: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return this.skip('watch event', 'it is not JSON', text);
+    }
+    const line = decodeWatchLine(raw, this.options.namespace);
+    if (line.kind === 'error') throw watchError(line.status);
     // The server answered with news: earlier failures are over, so a cut after this reconnects at once
     // instead of waiting out a delay grown during an outage that has ended.
     this.backoff.reset();
-    const resourceVersion = object.metadata?.resourceVersion;
-    if (resourceVersion) this.resourceVersion = resourceVersion;
-    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
-    const event = this.store.apply(type, this.options.project(object), 'watch', now());
+    if (line.kind === 'malformed') return this.skip('watch event', line.problem, text);
+    if (line.kind === 'bookmark') {
+      this.resourceVersion = line.resourceVersion;
+      return;
+    }
+    if (!line.member.ok) return this.skip('watch event', `${line.type} event: ${line.member.problem}`, text);
+    this.resourceVersion = line.member.value.resourceVersion;
+    const state = this.options.project((raw as { object: MemberObject }).object, line.member.value);
+    const event = this.store.apply(line.type, state, 'watch', now());
     if (event) this.sink.event(event);
   }
 
   private async recover(err: unknown): Promise<void> {
     if (err instanceof ApiError) return this.recoverFromApi(err);
-    if (!(err instanceof NetworkError || err instanceof SyntaxError || isStreamError(err))) throw err;
-    await this.retryLater(err);
+    if (err instanceof NetworkError || err instanceof SyntaxError || isStreamError(err)) return this.retryLater(err);
+    throw err;
   }
 
   private async recoverFromApi(err: ApiError): Promise<void> {
@@ -303,7 +350,7 @@ class MemberWatch<S extends MemberState> {
     return this.kube.explain(err, { verb: 'watch', resource: RESOURCE, namespace: this.options.namespace });
   }
 
-  private async retryLater(err: unknown): Promise<void> {
+  private async retryLater(err: Error): Promise<void> {
     const retryAfter = err instanceof ApiError ? err.retryAfterSeconds : undefined;
     const delayMs = this.backoff.next(retryAfter);
     const max = this.options.maxReconnects;
@@ -329,8 +376,12 @@ class MemberWatch<S extends MemberState> {
 }
 
 /** An ERROR line ends the watch; code 410 (Expired) means our resourceVersion is older than what the server keeps. */
-function watchError(status: WatchLine['object']): ApiError {
-  return new ApiError({ status: status.code ?? 500, reason: status.reason ?? '', message: status.message ?? 'watch error' });
+function watchError(status: ErrorStatus): ApiError {
+  return new ApiError({
+    status: status.code ?? 500,
+    reason: status.reason ?? '',
+    message: status.message ?? 'the API server ended the watch with an error it did not describe',
+  });
 }
 
 /** The server ends each watch after its timeout; silence well beyond that means the connection is dead. */
@@ -339,20 +390,17 @@ export function silenceLimitMs(watchTimeoutSeconds: number): number {
   return timeoutMs + Math.min(15_000, Math.max(2_000, timeoutMs / 10));
 }
 
-/** What `watch` keeps of a member; a projection for the operator starts from it. */
+/**
+ * What `watch` keeps of a member, for code that reads members from answers of its own (the operator's writes);
+ * the watcher itself has already checked each object with decodeMember.
+ */
 export function memberState(object: MemberObject): MemberState {
-  const team = object.spec?.memberOf;
-  return {
-    uid: object.metadata.uid ?? '',
-    namespace: object.metadata.namespace ?? '',
-    name: object.metadata.name,
-    // The original CRD had no schema: a team that is not a string, or is empty, is no team.
-    team: typeof team === 'string' && team !== '' ? team : undefined,
-    resourceVersion: object.metadata.resourceVersion ?? '',
-  };
+  const member = decodeMember(object, object.metadata.namespace);
+  if (!member.ok) throw new Error(`the API server answered with a member that cannot be read: ${member.problem}`);
+  return member.value;
 }
 
-function isStreamError(err: unknown): boolean {
+function isStreamError(err: unknown): err is Error {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
 }
 

@@ -27,6 +27,10 @@ export interface HttpFaultProxy {
   inject(fault: Fault | undefined): void;
   /** Holds the next request with this method until released, then forwards it: a window for a concurrent writer. */
   holdNext(method: string): { arrived: Promise<void>; release: () => void };
+  /** From now on put these raw texts first among the items of every list of members (undefined: lists pass as they are). */
+  addListItems(items: string[] | undefined): void;
+  /** Writes a raw line into every open watch, as if the API server had sent it; returns how many watches got it. */
+  sendToWatches(line: string): number;
   close(): Promise<void>;
 }
 
@@ -69,7 +73,9 @@ export async function startHttpFaultProxy(cp: ControlPlane): Promise<HttpFaultPr
 class FaultProxy {
   private readonly server: https.Server;
   private readonly open = new Set<ServerResponse>();
+  private readonly watches = new Set<ServerResponse>();
   private fault: Fault | undefined;
+  private extraItems: string[] | undefined;
   private count = 0;
   private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
 
@@ -104,6 +110,15 @@ class FaultProxy {
     return { arrived: arrival, release };
   }
 
+  addListItems(items: string[] | undefined): void {
+    this.extraItems = items;
+  }
+
+  sendToWatches(line: string): number {
+    for (const res of this.watches) res.write(`${line}\n`);
+    return this.watches.size;
+  }
+
   close(): Promise<void> {
     this.inject(undefined);
     this.server.closeAllConnections();
@@ -122,21 +137,43 @@ class FaultProxy {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.cp.server);
+    const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
+    const list = !watch && req.method === 'GET' && url.pathname.endsWith('/members');
     this.open.add(res);
-    res.on('close', () => this.open.delete(res));
-    const upstream = https.request(
-      new URL(req.url ?? '/', this.cp.server),
-      { method: req.method, headers: req.headers, ca: readFileSync(this.cp.caFile) },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        // A watch answers its headers long before its first event: pass them on at once, as the API server does.
-        res.flushHeaders();
-        answer.pipe(res);
-      },
-    );
+    if (watch) this.watches.add(res);
+    res.on('close', () => {
+      this.open.delete(res);
+      this.watches.delete(res);
+    });
+    const upstream = https.request(url, { method: req.method, headers: req.headers, ca: readFileSync(this.cp.caFile) }, (answer) => {
+      const extra = this.extraItems;
+      if (list && extra !== undefined && answer.statusCode === 200) return this.forwardListWith(answer, res, extra);
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      // A watch answers its headers long before its first event: pass them on at once, as the API server does.
+      res.flushHeaders();
+      answer.pipe(res);
+    });
     upstream.on('error', () => res.destroy());
     res.on('close', () => upstream.destroy());
     req.pipe(upstream);
+  }
+
+  /** The whole list, read, with the extra items put first (the list is small in the tests that use this). */
+  private forwardListWith(answer: IncomingMessage, res: ServerResponse, extra: string[]): void {
+    let body = '';
+    answer.setEncoding('utf8');
+    answer.on('data', (chunk: string) => (body += chunk));
+    answer.on('end', () => {
+      const items = body.indexOf('"items":[');
+      const at = items + '"items":['.length;
+      const rest = body.slice(at);
+      const patched = items < 0 ? body : `${body.slice(0, at)}${extra.join(',')}${rest.startsWith(']') ? '' : ','}${rest}`;
+      const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(patched)) };
+      delete headers['transfer-encoding'];
+      res.writeHead(answer.statusCode ?? 200, headers);
+      res.end(patched);
+    });
   }
 
   private answer(res: ServerResponse, fault: Fault): void {

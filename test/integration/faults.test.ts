@@ -23,7 +23,14 @@ async function watchJson(
     ['-n', ns, 'watch', '-o', 'json', '--ready-file', ready, ...extra],
     kubeconfig === undefined ? {} : { kubeconfig },
   );
-  await waitFor('the watch to be ready', () => existsSync(ready) || undefined, 30_000).catch((err: Error) => {
+  await waitFor(
+    'the watch to be ready',
+    () => {
+      if (watch.child.exitCode !== null) throw new Error(`the watch exited ${watch.child.exitCode}`);
+      return existsSync(ready) || undefined;
+    },
+    30_000,
+  ).catch((err: Error) => {
     watch.kill('SIGKILL');
     throw new Error(`${err.message}; it said: ${watch.stderr()}`);
   });
@@ -33,6 +40,11 @@ async function watchJson(
 /** What a JSON watch printed, as "TYPE name source". */
 function summary(lines: readonly string[]): string[] {
   return ClusterHistory.events(lines).map((e) => `${e.type} ${e.name} ${e.source}`);
+}
+
+/** How often a notice appears on stderr. */
+function count(stderr: string, notice: RegExp): number {
+  return stderr.split('\n').filter((l) => notice.test(l)).length;
 }
 
 /**
@@ -284,6 +296,62 @@ describe('the store and the resource type going away', () => {
       ClusterHistory.events(empty.lines).map((e) => `${e.type} ${e.name}`),
       ['ADDED dan'],
     );
+  });
+
+  test('garbage from the server is reported on one line each and skipped; the watch goes on, nothing lost', async (t) => {
+    const ns = await env.cluster.createNamespace('garbage');
+    const history = new ClusterHistory(env, ns);
+    await history.churn(2);
+    const faults = await startHttpFaultProxy(env.cp);
+    let watch: Awaited<ReturnType<typeof watchJson>> | undefined;
+    try {
+      faults.addListItems([
+        '{"kind":"Member"}',
+        '{"metadata":null}',
+        '{"metadata":{"name":5,"uid":"x","resourceVersion":"1"}}',
+        '{"metadata":{"name":"sly","resourceVersion":"1"},"spec":{"memberOf":"blue"}}',
+        // Not even JSON, with a raw escape sequence that must not reach the terminal.
+        '{"metadata":"\u001b[2J"}',
+      ]);
+      watch = await watchJson(env, history, ns, { kubeconfig: faults.kubeconfig });
+      faults.addListItems(undefined);
+      const garbage = [
+        '{"type":"ADDED","object":null}',
+        '{"type":"MODIFIED"}',
+        '{"type":"DELETED","object":{"metadata":{"uid":7,"resourceVersion":"1"}}}',
+        '{"type":"BOOKMARK","object":{}}',
+        '{"type":5,"object":{}}',
+        'null',
+        '[]',
+        'not json at all',
+      ];
+      for (const line of garbage) assert.equal(faults.sendToWatches(line), 1);
+      await history.churn(2);
+      // An ERROR without a Status ends that watch: the watcher resumes where it was.
+      faults.sendToWatches('{"type":"ERROR","object":null}');
+      await history.churn(2);
+      const outcome = await finish(t, history, watch);
+      assert.equal(count(outcome.stderr, /^warning: skipped a list item the API server sent \(/), 5, outcome.stderr);
+      assert.equal(count(outcome.stderr, /^warning: skipped a watch event the API server sent \(/), garbage.length, outcome.stderr);
+      assert.match(outcome.stderr, /\(ADDED event: the object is null\): \{"type":"ADDED","object":null\}/);
+      assert.match(outcome.stderr, /\(it is not JSON\): \{"metadata":"\\e\[2J"\}/);
+      assert.doesNotMatch(outcome.stderr, /\u001b/);
+      // A 200 answer to the list that is no Kubernetes list cannot heal by asking again: exit 3, saying what came.
+      for (const body of [{ hello: 'world' }, 'Sign in']) {
+        faults.inject({ status: 200, body, methods: ['GET'] });
+        const notAList = await env.cli(['-n', ns, 'watch'], { kubeconfig: faults.kubeconfig });
+        assert.equal(notAList.code, 3, notAList.stderr);
+        assert.ok(
+          notAList.stderr.includes(`answered the list of members with something that is not a Kubernetes list: ${JSON.stringify(body)}`),
+          notAList.stderr,
+        );
+      }
+      // The unreadable DELETED event's resourceVersion ("1") was not taken: the resume did not fall back to a relist.
+      assert.doesNotMatch(outcome.stderr, /relisting/);
+    } finally {
+      watch?.kill('SIGKILL');
+      await faults.close();
+    }
   });
 });
 

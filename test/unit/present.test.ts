@@ -6,6 +6,7 @@ import { formatEventJson } from '../../src/present/event-json.js';
 import { formatEventText, isQuietUpdate } from '../../src/present/event-text.js';
 import { changedPaths, formatChange } from '../../src/present/diff.js';
 import { colorLevel } from '../../src/present/style.js';
+import { decodeMember } from '../../src/watcher/decode.js';
 import type { EventType, MemberEvent } from '../../src/watcher/events.js';
 
 const plain = new Chalk({ level: 0 });
@@ -132,4 +133,15 @@ test('letters of every script, emoji and plain spaces are left as they are', () 
     assert.equal(text(ev('ADDED', team)), `welcome patrick to the team ${team}`);
     assert.equal(JSON.parse(formatEventJson(ev('ADDED', team))).team, team);
   }
+});
+
+test('an empty team from a schemaless CRD reads as no team, in text and in JSON', () => {
+  const decoded = decodeMember({ metadata: { name: 'patrick', uid: 'u1', resourceVersion: '1' }, spec: { memberOf: '' } }, 'crew');
+  assert.ok(decoded.ok);
+  const event: MemberEvent = { type: 'ADDED', member: decoded.value, previousTeam: undefined, source: 'watch', time: 'T' };
+  assert.equal(text(event), 'welcome patrick');
+  assert.equal(JSON.parse(formatEventJson(event)).team, null);
+  // And a move to an empty team is leaving the team.
+  const left: MemberEvent = { ...event, type: 'MODIFIED', previousTeam: 'blue' };
+  assert.equal(text(left), 'patrick left the team blue');
 });
