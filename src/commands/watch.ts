@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { CliError, ExitCode } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
-import { EventPrinter, StatusReporter } from '../present/watch-output.js';
+import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
 import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import type { WatchSink } from '../watcher/watcher.js';
@@ -76,16 +76,26 @@ Examples:
 async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Condition[]): Promise<number> {
   if (flags.watchTimeout < 1000) throw new CliError(ExitCode.Usage, '--watch-timeout must be at least 1s');
   const kube = await ctx.kube();
-  const { watchMembers } = await import('../watcher/watcher.js');
+  const [{ watchMembers, ReconnectsExhausted }, { EventPrinter, StatusReporter }, { describeFailure }] = await Promise.all([
+    import('../watcher/watcher.js'),
+    import('../present/watch-output.js'),
+    import('../present/watch-notices.js'),
+  ]);
   const namespace = flags.allNamespaces ? undefined : kube.namespace;
   const tracker = new ConditionTracker(conditions, flags.inOrder === true);
   const stopper = new Stopper(flags.timeout);
-  const status = new StatusReporter(
-    ctx.term,
-    namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`,
-    kube.endpoint.server,
-  );
-  const sink = new CommandSink(ctx, flags, { tracker, status, stopper });
+  const status = new StatusReporter(ctx.term, {
+    namespace,
+    selected: flags.selector !== undefined || flags.fieldSelector !== undefined,
+    server: kube.endpoint.server,
+  });
+  const printer = new EventPrinter(ctx.term, {
+    format: flags.output,
+    qualified: flags.allNamespaces === true,
+    timestamps: flags.timestamps === true,
+    verbose: flags.verbose === true,
+  });
+  const sink = new CommandSink(ctx, flags, { tracker, status, stopper, printer });
   try {
     await watchMembers(
       kube,
@@ -103,6 +113,13 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
       stopper.signal,
     );
     await sink.readyFileWritten;
+  } catch (err) {
+    if (!(err instanceof ReconnectsExhausted)) throw err;
+    const { server, contextName } = kube.endpoint;
+    throw new CliError(ExitCode.Cluster, `gave up after ${plural(err.attempts, 'reconnect')}: ${describeFailure(err.last)}`, {
+      hint: `the API server is ${server} (context ${contextName})`,
+      cause: err.last,
+    });
   } finally {
     stopper.dispose();
     await status.stop();
@@ -118,6 +135,10 @@ function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: W
     throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(flags.timeout ?? 0)}; still waiting for: ${pending.join(', ')}`);
   }
   return reason === 'SIGTERM' ? ExitCode.Terminated : ExitCode.Interrupted;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Ends the watch: conditions met, --timeout, or a signal. The first reason wins. */
@@ -151,7 +172,6 @@ class Stopper {
 
 /** Decides what happens with each event: print it, count it, check the conditions, stop when done. */
 class CommandSink implements WatchSink {
-  private readonly printer: EventPrinter;
   private printed = 0;
   private drain: Promise<void> | undefined;
   readyFileWritten: Promise<void> = Promise.resolve();
@@ -159,21 +179,17 @@ class CommandSink implements WatchSink {
   private readonly tracker: ConditionTracker;
   private readonly statusReporter: StatusReporter;
   private readonly stopper: Stopper;
+  private readonly printer: EventPrinter;
 
   constructor(
     private readonly ctx: RunContext,
     private readonly flags: WatchFlags,
-    parts: { tracker: ConditionTracker; status: StatusReporter; stopper: Stopper },
+    parts: { tracker: ConditionTracker; status: StatusReporter; stopper: Stopper; printer: EventPrinter },
   ) {
     this.tracker = parts.tracker;
     this.statusReporter = parts.status;
     this.stopper = parts.stopper;
-    this.printer = new EventPrinter(ctx.term, {
-      format: flags.output,
-      qualified: flags.allNamespaces === true,
-      timestamps: flags.timestamps === true,
-      verbose: flags.verbose === true,
-    });
+    this.printer = parts.printer;
   }
 
   event(event: MemberEvent): void {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kube } from '../kube/client.js';
 import { announcementText, type OperatorLog } from '../present/operator-log.js';
 import { makeChalk } from '../present/style.js';
+import { describeFailure, RELISTING, WAITING_FOR_CRD } from '../present/watch-notices.js';
 import type { WatcherStatus } from '../watcher/events.js';
 import { MemberStore } from '../watcher/store.js';
 import { watchProjected } from '../watcher/watcher.js';
@@ -196,14 +197,16 @@ class Operator {
         );
       case 'reconnecting':
         this.metrics.reconnected();
-        return this.log.warn(`reconnecting in ${seconds(status.delayMs)} (attempt ${status.attempt}): ${status.reason}`, {
+        return this.log.warn(`reconnecting in ${seconds(status.delayMs)} (attempt ${status.attempt}): ${describeFailure(status.cause)}`, {
           event: 'Reconnecting',
         });
       case 'relisting':
         this.metrics.relisted();
-        return this.log.warn(`relisting: ${status.reason}`, { event: 'Relisting' });
+        return this.log.warn(RELISTING, { event: 'Relisting' });
       case 'waiting-for-crd':
-        return this.log.warn('waiting for the Member CRD to be installed (member-watch install-crd)', { event: 'WaitingForCRD' });
+        return this.log.warn(WAITING_FOR_CRD, { event: 'WaitingForCRD' });
+      case 'skipped':
+        return this.log.warn(`skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`, { event: 'Skipped' });
       case 'connecting':
         return undefined;
     }

@@ -71,6 +71,11 @@ export class Terminal {
     return this.options.stdout;
   }
 
+  /** Whether progress is a spinner redrawn in place (so it may change every second) or plain lines. */
+  get spinners(): boolean {
+    return this.options.spinner;
+  }
+
   notice(text: string): void {
     this.aboveSpinner(() => this.options.stderr.write(`${text}\n`));
   }

@@ -2,6 +2,7 @@ import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import { escapeControl } from './escape.js';
 import { formatEventJson } from './event-json.js';
 import { formatEventText, isQuietUpdate } from './event-text.js';
+import { describeFailure, formatDelay, RELISTING, WAITING_FOR_CRD } from './watch-notices.js';
 import type { Progress, Terminal } from './terminal.js';
 
 export interface EventPrinterOptions {
@@ -33,22 +34,47 @@ export class EventPrinter {
   }
 }
 
-/** Tells the person at the terminal what the watch is doing: a spinner on a TTY, plain notices otherwise. */
+/** What the watch covers, for notices: scope and server come from the kubeconfig, escaped like any outside text. */
+export interface WatchScope {
+  /** undefined: every namespace. */
+  namespace: string | undefined;
+  /** A label or field selector narrows the watch. */
+  selected: boolean;
+  server: string;
+}
+
+/** What has gone wrong since the watch was last live; the notice that ends it says what came back. */
+interface Outage {
+  network: boolean;
+  crd: boolean;
+}
+
+const COUNTDOWN_MS = 1000;
+
+/** What the reporter needs of the terminal. */
+export type NoticeTerminal = Pick<Terminal, 'chalk' | 'notice' | 'warn' | 'progress' | 'spinners'>;
+
+/**
+ * Tells the person at the terminal what the watch is doing: a spinner on a TTY, plain notices otherwise.
+ * Each outage (failures, relists, a missing CRD, in any mix) ends with one notice once the watch is live again;
+ * without a terminal, a reconnect is one line per attempt and a CRD wait one line, not one per poll.
+ */
 export class StatusReporter {
   private progress: Progress | undefined;
   private pending: Promise<void> = Promise.resolve();
-
-  private readonly scope: string;
+  private countdown: NodeJS.Timeout | undefined;
+  private outage: Outage | undefined;
+  private watched = false;
+  private shown: WatcherStatus['kind'] | undefined;
+  private readonly where: string;
   private readonly server: string;
 
-  /** scope and server come from the kubeconfig: escaped like any other text from outside. */
   constructor(
-    private readonly term: Terminal,
-    scope: string,
-    server: string,
+    private readonly term: NoticeTerminal,
+    private readonly scope: WatchScope,
   ) {
-    this.scope = escapeControl(scope);
-    this.server = escapeControl(server);
+    this.where = scope.namespace === undefined ? 'in every namespace' : `in namespace ${escapeControl(scope.namespace)}`;
+    this.server = escapeControl(scope.server);
   }
 
   report(status: WatcherStatus): void {
@@ -58,41 +84,86 @@ export class StatusReporter {
 
   async stop(): Promise<void> {
     await this.pending;
+    this.stopCountdown();
     this.progress?.stop();
     this.progress = undefined;
   }
 
   private async apply(status: WatcherStatus): Promise<void> {
     switch (status.kind) {
-      case 'connecting':
-        return this.spin(`connecting to ${this.server}`);
       case 'listed':
-        return undefined;
-      case 'live':
-        return this.live(status.first);
-      case 'reconnecting':
-        return this.spin(
-          `reconnecting in ${(status.delayMs / 1000).toFixed(1)}s (attempt ${status.attempt}): ${escapeControl(status.reason)}`,
-        );
-      case 'relisting':
-        return this.spin(`relisting: ${escapeControl(status.reason)}`);
-      case 'waiting-for-crd':
-        return this.spin('waiting for the Member CRD to be installed (member-watch install-crd)');
+        return this.listed(status.members);
       case 'skipped':
         return this.term.warn(escapeControl(`skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`));
+      case 'live':
+        return this.live(status.first);
+      default:
+        return this.waiting(status);
     }
   }
 
-  private async spin(text: string): Promise<void> {
+  private async waiting(status: Exclude<WatcherStatus, { kind: 'listed' | 'skipped' | 'live' }>): Promise<void> {
+    // A CRD that is still missing is polled again and again: that is one wait, not news at every poll.
+    if (status.kind === 'waiting-for-crd' && this.shown === 'waiting-for-crd') return;
+    this.shown = status.kind;
+    this.stopCountdown();
+    if (this.watched) {
+      this.outage ??= { network: false, crd: false };
+      if (status.kind === 'reconnecting') this.outage.network = true;
+      if (status.kind === 'waiting-for-crd') this.outage.crd = true;
+    }
+    switch (status.kind) {
+      case 'connecting':
+        return this.show(`connecting to ${this.server}`);
+      case 'reconnecting':
+        return this.reconnecting(status);
+      case 'relisting':
+        return this.show(RELISTING);
+      case 'waiting-for-crd':
+        return this.show(WAITING_FOR_CRD);
+    }
+  }
+
+  /** Counts down on a spinner; without a terminal the line is printed once per attempt. */
+  private async reconnecting(status: Extract<WatcherStatus, { kind: 'reconnecting' }>): Promise<void> {
+    const reason = escapeControl(describeFailure(status.cause));
+    const due = Date.now() + status.delayMs;
+    const text = (): string => `reconnecting in ${formatDelay(due - Date.now())} (attempt ${status.attempt}): ${reason}`;
+    await this.show(text());
+    if (this.term.spinners) this.countdown = setInterval(() => this.progress?.update(text()), COUNTDOWN_MS).unref();
+  }
+
+  private listed(members: number): void {
+    if (members > 0) return;
+    const matching = this.scope.selected ? ' matching the selectors' : '';
+    const where = this.scope.namespace === undefined ? 'in any namespace' : this.where;
+    this.term.notice(this.term.chalk.dim(`no members${matching} ${where} yet`));
+  }
+
+  private async show(text: string): Promise<void> {
     if (this.progress) this.progress.update(text);
     else this.progress = await this.term.progress(text);
   }
 
+  private stopCountdown(): void {
+    clearInterval(this.countdown);
+    this.countdown = undefined;
+  }
+
   private live(first: boolean): void {
-    const wasWaiting = this.progress !== undefined;
+    this.stopCountdown();
     this.progress?.stop();
     this.progress = undefined;
-    if (first) this.term.notice(this.term.chalk.dim(`watching members ${this.scope}`));
-    else if (wasWaiting) this.term.notice(this.term.chalk.dim('reconnected'));
+    this.shown = 'live';
+    this.watched = true;
+    const outage = this.outage;
+    this.outage = undefined;
+    if (first) this.term.notice(this.term.chalk.dim(`watching members ${this.where}`));
+    else if (outage) this.term.notice(this.term.chalk.dim(recovered(outage, this.where)));
   }
+}
+
+function recovered(outage: Outage, where: string): string {
+  if (outage.crd) return `the Member CRD is installed again: watching members ${where}`;
+  return outage.network ? 'reconnected' : 'caught up';
 }

@@ -29,11 +29,18 @@ export interface MemberEvent<S extends MemberState = MemberState> {
 /** What the watcher reports about itself, for spinners and notices; never printed on stdout. */
 export type WatcherStatus =
   | { kind: 'connecting' }
+  /** The first list is complete: the watch starts with `members` members. */
   | { kind: 'listed'; members: number }
-  /** The watch is streaming; `first` only for the first time since the start. */
+  /**
+   * The watch is streaming; `first` only for the first time since the start. A resumed watch counts once it has
+   * delivered something or stayed up a moment: one that the server ends at once (410 Gone) has not reconnected.
+   */
   | { kind: 'live'; first: boolean }
-  | { kind: 'reconnecting'; reason: string; delayMs: number; attempt: number }
-  | { kind: 'relisting'; reason: string }
+  /** A request failed and is retried after `delayMs`; `cause` says why (the presenter words it). */
+  | { kind: 'reconnecting'; cause: Error; delayMs: number; attempt: number }
+  /** The server no longer holds the history to resume from (410 Gone): listing again to catch up. */
+  | { kind: 'relisting' }
+  /** The Member resource type is not served (not installed, or deleted): reported once per wait, not per poll. */
   | { kind: 'waiting-for-crd' }
   /** Something the server sent could not be read as a member or a watch event, and was skipped. */
   | { kind: 'skipped'; what: 'list item' | 'watch event'; problem: string; text: string };

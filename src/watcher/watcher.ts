@@ -36,14 +36,35 @@ export interface WatchSink<S extends MemberState = MemberState> {
   backpressure(): Promise<void> | undefined;
 }
 
+/** --max-reconnects ran out; `last` is the last failure, for the command to word. */
+export class ReconnectsExhausted extends Error {
+  constructor(
+    readonly attempts: number,
+    readonly last: Error,
+  ) {
+    super(`gave up after ${attempts} reconnects: ${last.message}`, { cause: last });
+    this.name = 'ReconnectsExhausted';
+  }
+}
+
+/** A watch the server ended at once without a single line: a failure to back off from, not a normal end. */
+export class ClosedAtOnce extends Error {
+  constructor() {
+    super('the API server ended the watch at once, without an event');
+    this.name = 'ClosedAtOnce';
+  }
+}
+
 const CRD_POLL_MAX_MS = 2_000;
+/** A resumed watch that has sent nothing and stayed up this long has reconnected (see 'live' in WatcherStatus). */
+const PROVEN_AFTER_MS = 1_000;
 const now = (): string => new Date().toISOString();
 
 /**
  * List, then watch from the list's resourceVersion, resuming from the last one seen (bookmarks included)
  * after every close or error, relisting and reconciling after 410 Gone, and backing off with jitter.
  * Resolves when `signal` aborts; rejects only with final errors (401/403, bad selector, CRD missing at start
- * without waitForCrd, an answer that is not a Kubernetes list, --max-reconnects exhausted).
+ * without waitForCrd, an answer that is not a Kubernetes list, ReconnectsExhausted).
  */
 export async function watchMembers(kube: Kube, options: WatchOptions, sink: WatchSink, signal: AbortSignal): Promise<void> {
   await new MemberWatch({ ...options, project: (_object, member) => member, store: new MemberStore() }, kube, sink, signal).run();
@@ -85,6 +106,8 @@ class MemberWatch<S extends MemberState> {
   /** The first list put members in the store and then failed: its retry must reconcile against them. */
   private partial = false;
   private liveOnce = false;
+  /** A watch is open but has not yet shown it works; 'live' is reported when it does. */
+  private livePending = false;
 
   constructor(
     private readonly options: WatchOptions & Projection<S>,
@@ -101,7 +124,8 @@ class MemberWatch<S extends MemberState> {
     this.sink.status({ kind: 'connecting' });
     while (!this.signal.aborted) {
       try {
-        await this.watch(this.resourceVersion ?? (await this.list()));
+        const resumed = this.resourceVersion;
+        await this.watch(resumed ?? (await this.list()), resumed !== undefined);
       } catch (err) {
         if (this.signal.aborted) return;
         await this.recover(err);
@@ -254,7 +278,8 @@ class MemberWatch<S extends MemberState> {
     this.sink.status({ kind: 'skipped', what, problem, text: excerpt(text) });
   }
 
-  private async watch(from: string): Promise<void> {
+  /** Watches from `from`; a resumed watch (not from a list just made) is live once it proves itself. */
+  private async watch(from: string, resumed: boolean): Promise<void> {
     const res = await this.kube.http.stream({
       method: 'GET',
       path: membersPath(this.options.namespace),
@@ -268,8 +293,9 @@ class MemberWatch<S extends MemberState> {
       idleTimeoutMs: silenceLimitMs(this.options.watchTimeoutSeconds),
       signal: this.signal,
     });
-    this.sink.status({ kind: 'live', first: !this.liveOnce });
-    this.liveOnce = true;
+    this.livePending = true;
+    if (!resumed) this.goLive();
+    const proven = setTimeout(() => this.goLive(), PROVEN_AFTER_MS);
     const opened = Date.now();
     let lines: number;
     let lasted: number;
@@ -277,12 +303,21 @@ class MemberWatch<S extends MemberState> {
       lines = await this.consume(res);
     } finally {
       // Also when an ERROR event ends the watch early: the connection must not linger.
+      clearTimeout(proven);
+      this.livePending = false;
       res.destroy();
       lasted = Date.now() - opened;
       this.backoff.connectionLasted(lasted);
     }
     // A server that closes at once without a word is failing, not timing out: back off rather than spin.
-    if (lines === 0 && lasted < 1000) throw new NetworkError('EMPTY', 'the watch closed at once');
+    if (lines === 0 && lasted < 1000) throw new ClosedAtOnce();
+  }
+
+  private goLive(): void {
+    if (!this.livePending) return;
+    this.livePending = false;
+    this.sink.status({ kind: 'live', first: !this.liveOnce });
+    this.liveOnce = true;
   }
 
   private async consume(res: IncomingMessage): Promise<number> {
@@ -315,6 +350,7 @@ class MemberWatch<S extends MemberState> {
     // The server answered with news: earlier failures are over, so a cut after this reconnects at once
     // instead of waiting out a delay grown during an outage that has ended.
     this.backoff.reset();
+    this.goLive();
     if (line.kind === 'malformed') return this.skip('watch event', line.problem, text);
     if (line.kind === 'bookmark') {
       this.resourceVersion = line.resourceVersion;
@@ -329,14 +365,16 @@ class MemberWatch<S extends MemberState> {
 
   private async recover(err: unknown): Promise<void> {
     if (err instanceof ApiError) return this.recoverFromApi(err);
-    if (err instanceof NetworkError || err instanceof SyntaxError || isStreamError(err)) return this.retryLater(err);
+    if (err instanceof NetworkError || err instanceof ClosedAtOnce || err instanceof SyntaxError || isStreamError(err)) {
+      return this.retryLater(err);
+    }
     throw err;
   }
 
   private async recoverFromApi(err: ApiError): Promise<void> {
     if (err.status === 410) {
       this.resourceVersion = undefined;
-      this.sink.status({ kind: 'relisting', reason: err.message });
+      this.sink.status({ kind: 'relisting' });
       return;
     }
     if (err.status === 404 && err.objectName === undefined) return this.crdGone();
@@ -354,13 +392,8 @@ class MemberWatch<S extends MemberState> {
     const retryAfter = err instanceof ApiError ? err.retryAfterSeconds : undefined;
     const delayMs = this.backoff.next(retryAfter);
     const max = this.options.maxReconnects;
-    const reason = describe(err);
-    if (max !== undefined && this.backoff.attempts > max) {
-      throw new CliError(ExitCode.Cluster, `gave up after ${max} reconnect${max === 1 ? '' : 's'}: ${reason}`, {
-        hint: `the API server is ${this.kube.endpoint.server} (context ${this.kube.endpoint.contextName})`,
-      });
-    }
-    this.sink.status({ kind: 'reconnecting', reason, delayMs, attempt: this.backoff.attempts });
+    if (max !== undefined && this.backoff.attempts > max) throw new ReconnectsExhausted(max, err);
+    this.sink.status({ kind: 'reconnecting', cause: err, delayMs, attempt: this.backoff.attempts });
     await sleep(delayMs, undefined, { signal: this.signal }).catch(() => undefined);
   }
 
@@ -402,10 +435,4 @@ export function memberState(object: MemberObject): MemberState {
 
 function isStreamError(err: unknown): err is Error {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ApiError) return `${err.message} (HTTP ${err.status})`;
-  if (err instanceof SyntaxError) return 'the watch stream was cut mid-event';
-  return err instanceof Error ? err.message : String(err);
 }

@@ -128,6 +128,7 @@ test('--for waits for conditions, --in-order for their order, --timeout names wh
     'json',
   ]);
   await waitFor('the watch to connect', () => waiting.stderr().includes('watching members') || undefined);
+  assert.match(waiting.stderr(), new RegExp(`no members in namespace ${ns} yet`));
   await env.createMember(ns, 'ann', 'blue');
   await env.setTeam(ns, 'ann', 'red');
   await env.deleteMember(ns, 'ann');
@@ -217,6 +218,9 @@ test('with --for, a missing CRD is waited for; a hostile team is escaped', async
   assert.equal((await env.cli(['uninstall-crd', '--yes'])).code, 0);
   const watch = env.spawn(['-n', ns, 'watch', '--for', 'added:late', '--timeout', '60s']);
   await waitFor('the notice', () => watch.stderr().includes('waiting for the Member CRD') || undefined);
+  // Polled again and again (0.5 s, 1 s, 2 s...); said once, since stderr is not a terminal.
+  await new Promise((r) => setTimeout(r, 4_000));
+  assert.equal(watch.stderr().split('waiting for the Member CRD').length - 1, 1, watch.stderr());
   assert.equal((await env.cli(['install-crd'])).code, 0);
   await env.createMember(ns, 'late', 'blue');
   const r = await watch.done;
