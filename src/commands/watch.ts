@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { CliError, ExitCode } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
-import { type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
+import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
 import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import type { WatchSink } from '../watcher/watcher.js';
 import { type RunContext, runContext } from './context.js';
@@ -42,7 +42,12 @@ export function watchCommand(): Command {
     .option('--timestamps', 'prefix each line with the time the event was seen')
     .option('--verbose', 'also show updates that leave the team as it was')
     .option('--watch-only', 'do not greet the members that exist already')
-    .option('--for <condition>', 'exit 0 once this holds: added:NAME, deleted:NAME, team:NAME=TEAM; repeatable', collect, [])
+    .option(
+      '--for <condition>',
+      'exit 0 once this holds: added:NAME, deleted:NAME, team:NAME=TEAM (NAMESPACE/NAME with -A); repeatable',
+      collect,
+      [],
+    )
     .option('--in-order', 'the --for conditions must hold in the order given')
     .addOption(new Option('--timeout <duration>', 'give up after this long (exit 5, naming what is unmet)').argParser(parseDuration))
     .addOption(new Option('--count <n>', 'exit 0 after N printed events').argParser(parsePositiveInt))
@@ -64,6 +69,7 @@ Examples:
   member-watch watch -A --timestamps
   member-watch watch -o json | jq .name
   member-watch watch --for added:patrick --for team:patrick=blue --timeout 30s
+  member-watch watch -A --for deleted:default/patrick
   member-watch watch --ready-file /tmp/ready --count 1 &`,
     )
     .action(async (flags: WatchFlags, cmd: Command) => {
@@ -82,6 +88,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
     import('../present/watch-notices.js'),
   ]);
   const namespace = flags.allNamespaces ? undefined : kube.namespace;
+  checkConditionScope(conditions, namespace, kube.namespace);
   const tracker = new ConditionTracker(conditions, flags.inOrder === true);
   const stopper = new Stopper(flags.timeout);
   const status = new StatusReporter(ctx.term, {

@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { nameProblem } from '../members/validate.js';
 import type { MemberEvent } from './events.js';
 
 /** What `--for` waits for: a welcome, a goodbye, or a member being in a team. */
@@ -19,6 +20,54 @@ export function parseCondition(text: string): Condition {
     if (eq > 0 && eq < rest.length - 1) return { kind, name: rest.slice(0, eq), team: rest.slice(eq + 1), text };
   }
   throw usageError(`invalid condition ${JSON.stringify(text)}: expected ${FORMS}`);
+}
+
+/**
+ * Refuses a condition that could never be met by this watch, which would only end in a timeout: names read
+ * NAMESPACE/NAME with -A (`namespace` undefined) and NAME alone otherwise. `suggested` is the namespace to offer
+ * in the hint for -A.
+ */
+export function checkConditionScope(conditions: readonly Condition[], namespace: string | undefined, suggested: string): void {
+  for (const condition of conditions) {
+    const slash = condition.name.indexOf('/');
+    const name = condition.name.slice(slash + 1);
+    const ns = slash < 0 ? undefined : condition.name.slice(0, slash);
+    const invalid = nameProblem(name) ?? (ns === undefined ? undefined : nameProblem(ns));
+    if (invalid !== undefined) throw usageError(`--for ${condition.text} can never be met: ${invalid}`);
+    const refusal = scopeRefusal(condition, { ns, name }, namespace, suggested);
+    if (refusal !== undefined) throw usageError(refusal.message, refusal.hint);
+  }
+}
+
+function scopeRefusal(
+  condition: Condition,
+  named: { ns: string | undefined; name: string },
+  namespace: string | undefined,
+  suggested: string,
+): { message: string; hint: string } | undefined {
+  const { ns, name } = named;
+  if (namespace === undefined) {
+    if (ns !== undefined) return undefined;
+    return {
+      message: `--for ${condition.text} names no namespace: with -A members are named NAMESPACE/NAME`,
+      hint: `write --for ${respell(condition, `${suggested}/${name}`)}`,
+    };
+  }
+  if (ns === undefined) return undefined;
+  if (ns === namespace) {
+    return {
+      message: `--for ${condition.text} names the namespace: without -A members are named by NAME alone`,
+      hint: `write --for ${respell(condition, name)}`,
+    };
+  }
+  return {
+    message: `--for ${condition.text} is about namespace ${ns}, but the watch is of namespace ${namespace}`,
+    hint: `watch that namespace (-n ${ns} --for ${respell(condition, name)}) or every namespace (-A)`,
+  };
+}
+
+function respell(condition: Condition, name: string): string {
+  return condition.kind === 'team' ? `team:${name}=${condition.team}` : `${condition.kind}:${name}`;
 }
 
 /** Whether one event meets one condition; `name` is namespace/name when watching every namespace. */

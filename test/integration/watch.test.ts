@@ -151,6 +151,25 @@ test('--for waits for conditions, --in-order for their order, --timeout names wh
   assert.match(count.stderr, /still waiting for: 4 more of 5 events/);
 });
 
+test('--for that could never match this watch is refused before any request', async () => {
+  const cases: Array<[string[], RegExp, RegExp]> = [
+    [['-A', '--for', 'added:ann'], /names no namespace: with -A members are named NAMESPACE\/NAME/, /hint: write --for added:default\/ann/],
+    [['-n', 'crew', '--for', 'deleted:crew/ann'], /names the namespace: without -A/, /hint: write --for deleted:ann/],
+    [
+      ['-n', 'crew', '--for', 'team:other/ann=blue'],
+      /about namespace other, but the watch is of namespace crew/,
+      /-n other --for team:ann=blue/,
+    ],
+  ];
+  for (const [args, error, hint] of cases) {
+    const r = await env.cli(['--debug', 'watch', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, error);
+    assert.match(r.stderr, hint);
+    assert.doesNotMatch(r.stderr, /debug: GET/);
+  }
+});
+
 test('-A names members NAMESPACE/NAME; selectors filter', async () => {
   const ns1 = await env.cluster.createNamespace('all-a');
   const ns2 = await env.cluster.createNamespace('all-b');

@@ -60,7 +60,10 @@ for (const name of SUBCOMMANDS) {
 
 test('a repeatable flag keeps its description without "(default: [])"', async () => {
   const { out } = await parse(['watch', '--help']);
-  assert.match(out, /--for <condition> +exit 0 once this holds: added:NAME, deleted:NAME, team:NAME=TEAM; repeatable\n/);
+  assert.match(
+    out,
+    /--for <condition> +exit 0 once this holds: added:NAME, deleted:NAME, team:NAME=TEAM \(NAMESPACE\/NAME with -A\); repeatable\n/,
+  );
 });
 
 test('help COMMAND shows the same help as COMMAND --help', async () => {

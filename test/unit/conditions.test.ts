@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CliError, ExitCode } from '../../src/errors.js';
-import { ConditionTracker, parseCondition } from '../../src/watcher/conditions.js';
+import { checkConditionScope, ConditionTracker, parseCondition } from '../../src/watcher/conditions.js';
 import type { EventType, MemberEvent } from '../../src/watcher/events.js';
 
 const ev = (type: EventType, name: string, team?: string): MemberEvent => ({
@@ -52,4 +52,36 @@ test('one event may meet consecutive conditions in order', () => {
   const t = new ConditionTracker(['added:a', 'team:a=blue'].map(parseCondition), true);
   t.observe(ev('ADDED', 'a', 'blue'), 'a');
   assert.equal(t.done, true);
+});
+
+test('conditions that could never match the watch are refused, with the spelling that would', () => {
+  const refused = (texts: string[], namespace: string | undefined): { message: string; hint: string | undefined } => {
+    try {
+      checkConditionScope(texts.map(parseCondition), namespace, 'crew');
+    } catch (err) {
+      assert.ok(err instanceof CliError);
+      assert.equal(err.exitCode, ExitCode.Usage);
+      return { message: err.message, hint: err.hint };
+    }
+    assert.fail(`${texts.join(' ')} was accepted`);
+  };
+  // Accepted: NAME for one namespace, NAMESPACE/NAME with -A.
+  checkConditionScope(['added:ann', 'deleted:ann', 'team:ann=blue'].map(parseCondition), 'crew', 'crew');
+  checkConditionScope(['added:crew/ann', 'team:other/ann=blue'].map(parseCondition), undefined, 'crew');
+
+  const all = refused(['team:ann=blue'], undefined);
+  assert.match(all.message, /names no namespace: with -A members are named NAMESPACE\/NAME/);
+  assert.equal(all.hint, 'write --for team:crew/ann=blue');
+
+  const same = refused(['added:ann', 'deleted:crew/ann'], 'crew');
+  assert.match(same.message, /--for deleted:crew\/ann names the namespace: without -A members are named by NAME alone/);
+  assert.equal(same.hint, 'write --for deleted:ann');
+
+  const other = refused(['added:elsewhere/ann'], 'crew');
+  assert.match(other.message, /about namespace elsewhere, but the watch is of namespace crew/);
+  assert.equal(other.hint, 'watch that namespace (-n elsewhere --for added:ann) or every namespace (-A)');
+
+  assert.match(refused(['added:Ann'], 'crew').message, /can never be met: a name must consist of lowercase/);
+  assert.match(refused(['added:a/b/c'], undefined).message, /can never be met/);
+  assert.match(refused(['added:/ann'], undefined).message, /can never be met: a name must not be empty/);
 });
