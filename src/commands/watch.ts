@@ -1,6 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { access, constants, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
@@ -26,7 +27,7 @@ interface WatchFlags {
   watchTimeout: number;
 }
 
-type StopReason = 'done' | 'timeout' | 'SIGINT' | 'SIGTERM';
+type StopReason = 'done' | 'timeout' | 'failed' | 'SIGINT' | 'SIGTERM';
 
 export function watchCommand(): Command {
   return new Command('watch')
@@ -51,7 +52,7 @@ export function watchCommand(): Command {
     .option('--in-order', 'the --for conditions must hold in the order given')
     .addOption(new Option('--timeout <duration>', 'give up after this long (exit 5, naming what is unmet)').argParser(parseDuration))
     .addOption(new Option('--count <n>', 'exit 0 after N printed events').argParser(parsePositiveInt))
-    .option('--ready-file <path>', 'create this file once existing members are listed and the watch is live')
+    .option('--ready-file <path>', 'create this file once existing members are listed and the watch is live (removed at start)')
     .addOption(new Option('--max-reconnects <n>', 'give up (exit 3) after N failed reconnects in a row').argParser(parsePositiveInt))
     .addOption(
       new Option(
@@ -89,6 +90,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   ]);
   const namespace = flags.allNamespaces ? undefined : kube.namespace;
   checkConditionScope(conditions, namespace, kube.namespace);
+  if (flags.readyFile !== undefined) await clearReadyFile(flags.readyFile);
   const tracker = new ConditionTracker(conditions, flags.inOrder === true);
   const stopper = new Stopper(flags.timeout);
   const status = new StatusReporter(ctx.term, {
@@ -119,7 +121,10 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
       sink,
       stopper.signal,
     );
-    await sink.readyFileWritten;
+    // Goals met during the first list end the watch before it went live: a script waiting for the file must
+    // still see it, or it waits for ever.
+    if (stopper.reason === 'done') sink.ready.write();
+    await sink.ready.settled();
   } catch (err) {
     if (!(err instanceof ReconnectsExhausted)) throw err;
     const { server, contextName } = kube.endpoint;
@@ -136,6 +141,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
 }
 
 function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: WatchFlags): number {
+  if (reason === 'failed') throw sink.ready.failure;
   const pending = sink.pending();
   if (reason === 'done' || pending.length === 0) return ExitCode.Ok;
   if (reason === 'timeout') {
@@ -148,7 +154,29 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** Ends the watch: conditions met, --timeout, or a signal. The first reason wins. */
+/**
+ * The file scripts wait for: a stale one from an earlier run must not pass for this one, and a folder that does not
+ * exist is a typo to report before anything starts, not after the first greetings.
+ */
+async function clearReadyFile(path: string): Promise<void> {
+  const folder = dirname(resolve(path));
+  const isFolder = await stat(folder).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isFolder)
+    throw usageError(`--ready-file ${path}: the folder ${folder} does not exist`, 'create it first, or name a file in an existing folder');
+  const writable = await access(folder, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  if (!writable) throw usageError(`--ready-file ${path}: the folder ${folder} is not writable`);
+  await rm(path, { force: true }).catch((err: NodeJS.ErrnoException) => {
+    throw usageError(`--ready-file ${path}: cannot remove what is there (${err.code ?? err.message})`, 'name a file, not a folder');
+  });
+}
+
+/** Ends the watch: conditions met, --timeout, a failure of the command's own, or a signal. The first reason wins. */
 class Stopper {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout | undefined;
@@ -177,11 +205,35 @@ class Stopper {
   }
 }
 
+/** --ready-file: written once, when the watch is first live (or its goals were met before). */
+class ReadyFile {
+  private writing: Promise<void> | undefined;
+  failure: CliError | undefined;
+
+  constructor(
+    private readonly path: string | undefined,
+    private readonly onFailure: () => void,
+  ) {}
+
+  write(): void {
+    const path = this.path;
+    if (path === undefined || this.writing !== undefined) return;
+    this.writing = writeFile(path, `${new Date().toISOString()}\n`).catch((err: NodeJS.ErrnoException) => {
+      this.failure = new CliError(ExitCode.Usage, `--ready-file ${path}: cannot write it (${err.code ?? err.message})`);
+      this.onFailure();
+    });
+  }
+
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+}
+
 /** Decides what happens with each event: print it, count it, check the conditions, stop when done. */
 class CommandSink implements WatchSink {
   private printed = 0;
   private drain: Promise<void> | undefined;
-  readyFileWritten: Promise<void> = Promise.resolve();
+  readonly ready: ReadyFile;
 
   private readonly tracker: ConditionTracker;
   private readonly statusReporter: StatusReporter;
@@ -197,6 +249,7 @@ class CommandSink implements WatchSink {
     this.statusReporter = parts.status;
     this.stopper = parts.stopper;
     this.printer = parts.printer;
+    this.ready = new ReadyFile(flags.readyFile, () => this.stopper.stop('failed'));
   }
 
   event(event: MemberEvent): void {
@@ -212,9 +265,7 @@ class CommandSink implements WatchSink {
 
   status(status: WatcherStatus): void {
     this.statusReporter.report(status);
-    if (status.kind === 'live' && status.first && this.flags.readyFile !== undefined) {
-      this.readyFileWritten = writeFile(this.flags.readyFile, `${new Date().toISOString()}\n`);
-    }
+    if (status.kind === 'live') this.ready.write();
   }
 
   backpressure(): Promise<void> | undefined {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawn } from 'node:child_process';
@@ -149,6 +149,37 @@ test('--for waits for conditions, --in-order for their order, --timeout names wh
   const count = await env.cli(['-n', ns, 'watch', '--count', '5', '--timeout', '2s']);
   assert.equal(count.code, 5);
   assert.match(count.stderr, /still waiting for: 4 more of 5 events/);
+});
+
+test('--ready-file: created when goals are met by the first list, removed when stale, refused in a missing folder', async () => {
+  const ns = await env.cluster.createNamespace('ready');
+  await env.createMember(ns, 'ann', 'blue');
+  // Met while the existing members are listed: the file must exist all the same, or a script waits for ever.
+  for (const goal of [
+    ['--for', 'added:ann'],
+    ['--count', '1'],
+  ]) {
+    const ready = join(env.cp.dir, `ready-${goal[0]}`);
+    const met = await env.cli(['-n', ns, 'watch', '--ready-file', ready, ...goal]);
+    assert.equal(met.code, 0, met.stderr);
+    assert.ok(existsSync(ready), `${goal.join(' ')}: the ready file exists`);
+  }
+
+  // A stale file from an earlier run is gone before the watch is live: here it never is (nothing answers).
+  const stale = join(env.cp.dir, 'ready-stale');
+  writeFileSync(stale, 'from an earlier run\n');
+  const nowhere = env.cp.kubeconfigFor({ server: 'https://127.0.0.1:1' });
+  const unreachable = env.spawn(['-n', ns, 'watch', '--ready-file', stale, '--for', 'added:ann'], { kubeconfig: nowhere });
+  await waitFor('a reconnect notice', () => unreachable.stderr().includes('reconnecting in') || undefined);
+  assert.equal(existsSync(stale), false, 'the stale ready file was removed');
+  unreachable.kill('SIGINT');
+  assert.equal((await unreachable.done).code, 130);
+
+  // A folder that does not exist: a usage error before any request.
+  const typo = await env.cli(['--debug', '-n', ns, 'watch', '--ready-file', join(env.cp.dir, 'no-such-folder', 'ready')]);
+  assert.equal(typo.code, 2, typo.stderr);
+  assert.match(typo.stderr, /^error: --ready-file .*no-such-folder\/ready: the folder .*no-such-folder does not exist$/m);
+  assert.doesNotMatch(typo.stderr, /debug: GET/);
 });
 
 test('--for that could never match this watch is refused before any request', async () => {
