@@ -1,5 +1,6 @@
 import { access, constants, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
@@ -28,6 +29,9 @@ interface WatchFlags {
 }
 
 type StopReason = 'done' | 'timeout' | 'failed' | 'SIGINT' | 'SIGTERM';
+
+/** How long a reader that stopped reading gets to take the last results once the watch was stopped. */
+const STUCK_OUTPUT_GRACE_MS = 1_000;
 
 export function watchCommand(): Command {
   return new Command('watch')
@@ -136,6 +140,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
     stopper.dispose();
     await status.stop();
     kube.close();
+    if (stopper.reason !== 'done') abandonStuckOutput(ctx.term.stdout);
   }
   return exitCodeFor(stopper.reason, sink, flags);
 }
@@ -152,6 +157,16 @@ function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: W
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * A reader that stopped reading leaves results in stdout's buffer, and Node waits for them before it exits: the
+ * watch, stopped by a signal or --timeout, would hang after all. It gives the reader a moment, then exits without them.
+ */
+function abandonStuckOutput(stdout: Writable): void {
+  if (stdout.writableLength === 0) return;
+  // An exception to "never process.exit()": output that nobody reads cannot be flushed, and the stop was asked for.
+  setTimeout(() => process.exit(), STUCK_OUTPUT_GRACE_MS).unref();
 }
 
 /**
@@ -257,7 +272,7 @@ class CommandSink implements WatchSink {
     const name = this.flags.allNamespaces ? `${event.member.namespace}/${event.member.name}` : event.member.name;
     this.tracker.observe(event, name);
     if (this.printer.shows(event)) {
-      if (!this.printer.print(event)) this.drain ??= waitForDrain(this.ctx.term.stdout);
+      if (!this.printer.print(event)) this.drain ??= waitForDrain(this.ctx.term.stdout, this.stopper.signal);
       this.printed += 1;
     }
     if (this.finished()) this.stopper.stop('done');
@@ -289,6 +304,15 @@ class CommandSink implements WatchSink {
   }
 }
 
-function waitForDrain(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => stream.once('drain', () => resolve()));
+/** Resolves when stdout can take more, or when the watch is stopped: a reader that never reads must not hold it. */
+function waitForDrain(stream: Writable, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { lines, useControlPlane, waitFor } from './support.js';
 
 const env = useControlPlane();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let readyFiles = 0;
 
 /** Starts `watch` and waits until it is live (its --ready-file exists), so no change can race it. */
@@ -198,6 +199,51 @@ test('--for that could never match this watch is refused before any request', as
     assert.match(r.stderr, error);
     assert.match(r.stderr, hint);
     assert.doesNotMatch(r.stderr, /debug: GET/);
+  }
+});
+
+test('SIGINT and SIGTERM end a watch whose reader stopped reading, with the promised exit codes', async () => {
+  const ns = await env.cluster.createNamespace('blocked');
+  // Greetings of 1000 members as JSON (about 300 KB) overflow the pipe and Node's own buffer.
+  const team = 't'.repeat(60);
+  const items = Array.from({ length: 1000 }, (_, i) => ({
+    apiVersion: 'helloworld.apimeister.com/v1',
+    kind: 'Member',
+    metadata: { name: `member-${i}` },
+    spec: { memberOf: team },
+  }));
+  const file = join(env.cp.dir, 'blocked.json');
+  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  const applied = await env.cli(['-n', ns, 'apply-member', '-f', file]);
+  assert.equal(applied.code, 0, applied.stderr);
+  const cli = join(import.meta.dirname, '..', '..', 'bin', 'member-watch.js');
+  const stuck = (['SIGINT', 'SIGTERM'] as const).map((signal) => {
+    const child = spawn(
+      process.execPath,
+      [cli, '--kubeconfig', env.cp.kubeconfig, '-n', ns, 'watch', '-o', 'json', '--for', 'added:never'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    // Nobody reads stdout: once our side's buffer is full, the pipe fills and the watcher's writes stall.
+    child.stdout.pause();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { signal, child, exited };
+  });
+  try {
+    for (const { child } of stuck) {
+      await waitFor('stdout to back up', () => child.stdout.readableLength >= child.stdout.readableHighWaterMark || undefined);
+    }
+    // The watcher has more to write than the pipe holds: give it time to fill the pipe and stall.
+    await sleep(1_000);
+    for (const { signal, child } of stuck) child.kill(signal);
+    const codes = await Promise.all(stuck.map(({ exited }) => Promise.race([exited, sleep(15_000).then(() => 'still running')])));
+    assert.deepEqual(codes, [130, 143]);
+  } finally {
+    for (const { child } of stuck) {
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+    }
   }
 });
 
