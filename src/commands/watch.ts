@@ -54,7 +54,11 @@ export function watchCommand(): Command {
       [],
     )
     .option('--in-order', 'the --for conditions must hold in the order given')
-    .addOption(new Option('--timeout <duration>', 'give up after this long (exit 5, naming what is unmet)').argParser(parseDuration))
+    .addOption(
+      new Option('--timeout <duration>', 'stop after this long: exit 5 naming what is unmet (--for, --count), else exit 0').argParser(
+        parseDuration,
+      ),
+    )
     .addOption(new Option('--count <n>', 'exit 0 after N printed events').argParser(parsePositiveInt))
     .option('--ready-file <path>', 'create this file once existing members are listed and the watch is live (removed at start)')
     .addOption(new Option('--max-reconnects <n>', 'give up (exit 3) after N failed reconnects in a row').argParser(parsePositiveInt))
@@ -87,14 +91,14 @@ Examples:
 async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Condition[]): Promise<number> {
   if (flags.watchTimeout < 1000) throw new CliError(ExitCode.Usage, '--watch-timeout must be at least 1s');
   const kube = await ctx.kube();
+  const namespace = flags.allNamespaces ? undefined : kube.namespace;
+  checkConditionScope(conditions, namespace, kube.namespace);
+  if (flags.readyFile !== undefined) await clearReadyFile(flags.readyFile);
   const [{ watchMembers, ReconnectsExhausted }, { EventPrinter, StatusReporter }, { describeFailure }] = await Promise.all([
     import('../watcher/watcher.js'),
     import('../present/watch-output.js'),
     import('../present/watch-notices.js'),
   ]);
-  const namespace = flags.allNamespaces ? undefined : kube.namespace;
-  checkConditionScope(conditions, namespace, kube.namespace);
-  if (flags.readyFile !== undefined) await clearReadyFile(flags.readyFile);
   const tracker = new ConditionTracker(conditions, flags.inOrder === true);
   const stopper = new Stopper(flags.timeout);
   const status = new StatusReporter(ctx.term, {
@@ -146,12 +150,14 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
 }
 
 function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: WatchFlags): number {
+  if (reason === 'done') return ExitCode.Ok;
   if (reason === 'failed') throw sink.ready.failure;
-  const pending = sink.pending();
-  if (reason === 'done' || pending.length === 0) return ExitCode.Ok;
   if (reason === 'timeout') {
+    const pending = [...sink.pending(), ...sink.notStarted()];
+    if (pending.length === 0) return ExitCode.Ok;
     throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(flags.timeout ?? 0)}; still waiting for: ${pending.join(', ')}`);
   }
+  if (sink.pending().length === 0) return ExitCode.Ok;
   return reason === 'SIGTERM' ? ExitCode.Terminated : ExitCode.Interrupted;
 }
 
@@ -248,6 +254,9 @@ class ReadyFile {
 class CommandSink implements WatchSink {
   private printed = 0;
   private drain: Promise<void> | undefined;
+  private live = false;
+  /** Until the watch is first live: what it is waiting for, in words for the timeout message. */
+  private startingOn = 'the first list of members';
   readonly ready: ReadyFile;
 
   private readonly tracker: ConditionTracker;
@@ -280,7 +289,14 @@ class CommandSink implements WatchSink {
 
   status(status: WatcherStatus): void {
     this.statusReporter.report(status);
-    if (status.kind === 'live') this.ready.write();
+    if (status.kind === 'live') {
+      this.live = true;
+      this.ready.write();
+    } else if (status.kind === 'waiting-for-crd') {
+      this.startingOn = 'the Member CRD to be installed';
+    } else if (status.kind === 'reconnecting') {
+      this.startingOn = 'the API server to answer';
+    }
   }
 
   backpressure(): Promise<void> | undefined {
@@ -289,11 +305,16 @@ class CommandSink implements WatchSink {
     return drain;
   }
 
-  /** What is still awaited, in words for the timeout message. */
+  /** What is still awaited of --for and --count, in words for the timeout message. */
   pending(): string[] {
     const unmet = this.tracker.unmet.map((c) => c.text);
     const count = this.flags.count;
     return count !== undefined && this.printed < count ? [...unmet, `${count - this.printed} more of ${count} events`] : unmet;
+  }
+
+  /** A watch that never went live has not watched at all, goals or not: --timeout then says what held it up. */
+  notStarted(): string[] {
+    return this.live ? [] : [this.startingOn];
   }
 
   private finished(): boolean {

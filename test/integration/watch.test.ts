@@ -150,6 +150,11 @@ test('--for waits for conditions, --in-order for their order, --timeout names wh
   const count = await env.cli(['-n', ns, 'watch', '--count', '5', '--timeout', '2s']);
   assert.equal(count.code, 5);
   assert.match(count.stderr, /still waiting for: 4 more of 5 events/);
+
+  // Without anything to wait for, --timeout is how long to watch.
+  const watched = await env.cli(['-n', ns, 'watch', '--timeout', '2s']);
+  assert.equal(watched.code, 0, watched.stderr);
+  assert.equal(watched.stdout, 'welcome cid\n');
 });
 
 test('--ready-file: created when goals are met by the first list, removed when stale, refused in a missing folder', async () => {
@@ -314,8 +319,11 @@ test('with --for, a missing CRD is waited for; a hostile team is escaped', async
   assert.equal((await env.cli(['uninstall-crd', '--yes'])).code, 0);
   const watch = env.spawn(['-n', ns, 'watch', '--for', 'added:late', '--timeout', '60s']);
   await waitFor('the notice', () => watch.stderr().includes('waiting for the Member CRD') || undefined);
-  // Polled again and again (0.5 s, 1 s, 2 s...); said once, since stderr is not a terminal.
-  await new Promise((r) => setTimeout(r, 4_000));
+  // --timeout alone also waits for the CRD, and its end says what held the watch up.
+  const notStarted = await env.cli(['-n', ns, 'watch', '--timeout', '3s']);
+  assert.equal(notStarted.code, 5, notStarted.stderr);
+  assert.match(notStarted.stderr, /timed out after 3s; still waiting for: the Member CRD to be installed/);
+  // Polled again and again meanwhile; said once (stderr is not a terminal).
   assert.equal(watch.stderr().split('waiting for the Member CRD').length - 1, 1, watch.stderr());
   assert.equal((await env.cli(['install-crd'])).code, 0);
   await env.createMember(ns, 'late', 'blue');
