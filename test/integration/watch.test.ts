@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawn } from 'node:child_process';
+import { CLI_PATH } from '../harness/cli.js';
 import { lines, useControlPlane, waitFor } from './support.js';
 
 const env = useControlPlane();
@@ -186,6 +187,51 @@ test('--ready-file: created when goals are met by the first list, removed when s
   assert.equal(typo.code, 2, typo.stderr);
   assert.match(typo.stderr, /^error: --ready-file .*no-such-folder\/ready: the folder .*no-such-folder does not exist$/m);
   assert.doesNotMatch(typo.stderr, /debug: GET/);
+});
+
+test("the README's CI example passes once both events are seen, and ends with the watch's code when it cannot start", async () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('In a CI script')))?.[1];
+  if (block === undefined || !block.includes('--ready-file /tmp/ready')) assert.fail('the CI example is in the README');
+  const ns = await env.cluster.createNamespace('readme');
+  const dir = mkdtempSync(join(env.cp.dir, 'readme-'));
+  // `member-watch` on the PATH is the built CLI, pointed at the test cluster (or at no kubeconfig at all).
+  writeFileSync(join(dir, 'member-watch'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_PATH}" --kubeconfig "$KCFG" -n ${ns} "$@"\n`, {
+    mode: 0o755,
+  });
+  const ready = join(dir, 'ready');
+  const script = block.replaceAll('/tmp/ready', ready);
+  const runScript = (kubeconfig: string): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const sh = spawn('sh', ['-c', script], {
+        cwd: dir,
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}`, KCFG: kubeconfig },
+      });
+      let stdout = '';
+      let stderr = '';
+      sh.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      sh.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => sh.kill('SIGKILL'), 60_000);
+      sh.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+
+  // A ready file left by an earlier run must not let the script go ahead before the watch is live.
+  writeFileSync(ready, 'stale\n');
+  const passed = await runScript(env.cp.kubeconfig);
+  assert.equal(passed.code, 0, passed.stderr);
+  assert.match(passed.stdout, /both events seen/);
+  assert.deepEqual(
+    lines(readFileSync(join(dir, 'events.ndjson'), 'utf8')).map((l) => (JSON.parse(l) as { type: string }).type),
+    ['ADDED', 'DELETED'],
+  );
+
+  const failed = await runScript(join(dir, 'no-such-kubeconfig'));
+  assert.equal(failed.code, 2, failed.stderr);
+  assert.doesNotMatch(failed.stdout, /both events seen/);
+  assert.doesNotMatch(failed.stderr, /member\.helloworld\.apimeister\.com\/patrick/, 'nothing was applied');
 });
 
 test('--for that could never match this watch is refused before any request', async () => {
