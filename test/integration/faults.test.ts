@@ -49,11 +49,12 @@ function count(stderr: string, notice: RegExp): number {
 
 /**
  * Three watches of a namespace that was empty when they started, each of which once saw `ann` arrive: a plain one,
- * one with --watch-only, one waiting for ann's goodbye. `blind` then changes the cluster where they cannot see it
- * (ann leaves, bob arrives) in a way that makes resuming fail with 410 Gone. All three must make up what they
- * missed from a relist: the class of bug where "listed once" depended on the first list having members.
+ * one with --watch-only, one waiting for ann's goodbye. Cut off by the proxy, they miss ann leaving and bob
+ * arriving, and `expire` makes resuming fail with 410 Gone. All three must make up what they missed from a
+ * relist: the class of bug where "listed once" depended on the first list having members.
  */
-async function emptyStartThrough410(env: TestEnv, ns: string, kubeconfig: string, blind: () => Promise<void>): Promise<void> {
+async function emptyStartThrough410(env: TestEnv, ns: string, proxied: Proxied, expire: () => Promise<void>): Promise<void> {
+  const { proxy, kubeconfig } = proxied;
   const watches = [
     await watchJson(env, undefined, ns, { kubeconfig, tag: 'plain' }),
     await watchJson(env, undefined, ns, { kubeconfig, tag: 'watch-only', extra: ['--watch-only'] }),
@@ -63,7 +64,12 @@ async function emptyStartThrough410(env: TestEnv, ns: string, kubeconfig: string
   try {
     await env.createMember(ns, 'ann', 'blue');
     for (const w of watches) await w.waitForLine((l) => l.includes('"ann"'));
-    await blind();
+    proxy.setMode('refuse');
+    proxy.cutAll();
+    await env.deleteMember(ns, 'ann');
+    await env.createMember(ns, 'bob', 'red');
+    await expire();
+    proxy.setMode('pass');
     const met = await waiting.done;
     assert.equal(met.code, 0, `--for deleted:ann held: ${met.stderr}`);
     for (const w of [plain, watchOnly]) await w.waitForLine((l) => l.includes('"bob"'), 60_000);
@@ -103,9 +109,14 @@ async function finish(t: TestContext, history: ClusterHistory, watch: ReturnType
   return { ...tally, stderr: result.stderr };
 }
 
+interface Proxied {
+  proxy: TcpProxy;
+  kubeconfig: string;
+}
+
 /** A fault proxy in front of the API server, and a kubeconfig that goes through it. */
-function useProxy(env: TestEnv): { proxy: TcpProxy; kubeconfig: string } {
-  const proxied = {} as { proxy: TcpProxy; kubeconfig: string };
+function useProxy(env: TestEnv): Proxied {
+  const proxied = {} as Proxied;
   before(async () => {
     proxied.proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
     proxied.kubeconfig = env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxied.proxy.port}` });
@@ -135,16 +146,10 @@ describe('with the watch cache (the default)', () => {
 
   test('a watch that started empty, cut off while kube-apiserver restarts: the relist sees ann off and greets bob', async () => {
     const ns = await env.cluster.createNamespace('restart-empty');
-    const { proxy, kubeconfig: through } = proxied;
-    await emptyStartThrough410(env, ns, through, async () => {
-      proxy.setMode('refuse');
-      proxy.cutAll();
-      // A restarted kube-apiserver's watch cache starts at the current resourceVersion: resuming gets 410.
+    // A restarted kube-apiserver's watch cache starts at the current resourceVersion: resuming gets 410.
+    await emptyStartThrough410(env, ns, proxied, async () => {
       await env.cp.stopApiserver();
       await env.cp.startApiserver();
-      await env.deleteMember(ns, 'ann');
-      await env.createMember(ns, 'bob', 'red');
-      proxy.setMode('pass');
     });
   });
 
@@ -370,15 +375,7 @@ describe('without the watch cache, so that compaction expires resource versions'
 
   test('a watch that started empty, cut off while the history is compacted: the relist sees ann off and greets bob', async () => {
     const ns = await env.cluster.createNamespace('gone-empty');
-    const { proxy, kubeconfig: through } = proxied;
-    await emptyStartThrough410(env, ns, through, async () => {
-      proxy.setMode('refuse');
-      proxy.cutAll();
-      await env.deleteMember(ns, 'ann');
-      await env.createMember(ns, 'bob', 'red');
-      await env.cp.compact();
-      proxy.setMode('pass');
-    });
+    await emptyStartThrough410(env, ns, proxied, () => env.cp.compact());
   });
 
   test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async (t) => {
