@@ -25,8 +25,8 @@ export function operatorMember(object: MemberObject, member: MemberState = membe
   const { metadata, status } = object;
   return {
     ...member,
-    generation: metadata.generation ?? 0,
-    deleting: metadata.deletionTimestamp !== undefined,
+    generation: typeof metadata.generation === 'number' ? metadata.generation : 0,
+    deleting: typeof metadata.deletionTimestamp === 'string',
     finalizers: shareFinalizers(metadata.finalizers),
     announcedTeam: typeof status?.announcedTeam === 'string' ? status.announcedTeam : undefined,
     announcedAt: typeof status?.announcedAt === 'string' ? status.announcedAt : undefined,
@@ -34,8 +34,10 @@ export function operatorMember(object: MemberObject, member: MemberState = membe
   };
 }
 
-function shareFinalizers(list: string[] | undefined): readonly string[] | undefined {
-  if (list === undefined || list.length === 0) return undefined;
+/** The watcher checked what `watch` reads; the rest is checked here, as odd JSON from a proxy must not end the operator. */
+function shareFinalizers(value: unknown): readonly string[] | undefined {
+  const list = Array.isArray(value) ? value.filter((f): f is string => typeof f === 'string') : [];
+  if (list.length === 0) return undefined;
   return list.length === 1 && list[0] === FINALIZER ? ONLY_OURS : list;
 }
 

@@ -73,6 +73,21 @@ test('the projection keeps what decisions need and shares the common finalizer l
   );
 });
 
+test('odd metadata from a proxy or a schemaless CRD is read as absent, not trusted', () => {
+  const object = {
+    apiVersion: 'helloworld.apimeister.com/v1',
+    kind: 'Member',
+    metadata: { name: 'p', namespace: 'n', uid: 'u', resourceVersion: '7', generation: '2', finalizers: 'x', deletionTimestamp: null },
+    status: { announcedTeam: 5, announcedAt: {}, observedGeneration: '1' },
+  } as unknown as MemberObject;
+  const projected = operatorMember(object);
+  assert.deepEqual(
+    [projected.generation, projected.deleting, projected.finalizers, projected.announcedTeam, projected.announcedAt],
+    [0, false, undefined, undefined, undefined],
+  );
+  assert.equal(projected.observedGeneration, undefined);
+});
+
 /** An in-memory stand-in for the member endpoints, with resourceVersion preconditions, and answers that can be lost. */
 class FakeMembers {
   readonly objects = new Map<string, MemberObject>();
