@@ -200,9 +200,7 @@ function clusterSources(): CompletionSources {
     async contexts(flags) {
       const { loadKubeConfig } = await import('../kube/config.js');
       try {
-        return loadKubeConfig(flags.kubeconfig, process.env)
-          .kc.getContexts()
-          .map((c) => c.name);
+        return loadKubeConfig(flags.kubeconfig, process.env).config.contexts.map((c) => c.name);
       } catch {
         return [];
       }

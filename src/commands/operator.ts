@@ -159,7 +159,7 @@ function operatorOptions(flags: OperatorFlags, kube: Kube, namespaceFlag: string
 function leaderElection(flags: OperatorFlags, kube: Kube, identity: string, modules: Modules): LeaderElectionConfig {
   const config = {
     // The context's own namespace, not -n: in a pod that is where the operator runs and may keep its Lease.
-    namespace: flags.leaderElectionNamespace ?? kube.config.kc.getContextObject(kube.config.contextName)?.namespace ?? 'default',
+    namespace: flags.leaderElectionNamespace ?? kube.config.contextNamespace ?? 'default',
     name: flags.leaderElectionId,
     identity,
     leaseDurationMs: flags.leaderElectLeaseDuration,

@@ -1,11 +1,12 @@
 import { CliError, ExitCode } from '../errors.js';
 import { CRD_NAME, RESOURCE } from '../members/resource.js';
-import { ApiError, NetworkError } from './http.js';
+import { ApiError, isTlsFailure, NetworkError, toNetworkError, UnexpectedAnswer } from './failures.js';
 
 /** What the failed request tried to do, so the message can say it. */
 export interface Operation {
   verb: string;
   resource: string;
+  /** Undefined for cluster-scoped resources and for requests across all namespaces. */
   namespace?: string | undefined;
 }
 
@@ -15,81 +16,98 @@ export interface Endpoint {
   userName: string | undefined;
 }
 
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'EPROTO',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
+/**
+ * Whether trying the same request again later can succeed: the connection was refused, reset, cut or timed out,
+ * the server is overloaded or restarting (429, 5xx). Everything else is final, at the start as after a
+ * reconnect: TLS verification and handshake failures, local configuration (missing files, plugins), failing
+ * credentials, answers that are not from a Kubernetes API server (HTML, other JSON, redirects), and other 4xx.
+ */
+export function isTransient(err: unknown): err is Error {
+  if (err instanceof ApiError) return err.status === 408 || err.status === 429 || err.status >= 500;
+  if (err instanceof CliError || err instanceof UnexpectedAnswer || err instanceof SyntaxError) return false;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (!(err instanceof Error) || typeof code !== 'string') return false;
+  return !isTlsFailure(code) && code !== 'PROXY_REFUSED';
+}
 
 /** The one place where a failed API call becomes a message and an exit code. */
 export function explainFailure(err: unknown, op: Operation, at: Endpoint): CliError {
   if (err instanceof CliError) return err;
-  if (err instanceof NetworkError) return explainNetwork(err, at);
   if (err instanceof ApiError) return explainApi(err, op, at);
+  if (err instanceof UnexpectedAnswer || err instanceof SyntaxError) return explainAnswer(err, at);
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof Error && typeof code === 'string') return explainNetwork(toNetworkError(err, hostOf(at.server)), at);
   return new CliError(ExitCode.Internal, err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 function explainNetwork(err: NetworkError, at: Endpoint): CliError {
-  if (TLS_CODES.has(err.code)) {
+  if (isTlsFailure(err.code)) {
     return new CliError(ExitCode.Cluster, `TLS verification failed for ${at.server} (context ${at.contextName}): ${err.message}`, {
-      hint: 'check certificate-authority-data or certificate-authority of the cluster in your kubeconfig',
+      hint:
+        err.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+          ? 'check the server address, or set tls-server-name to a name the certificate carries'
+          : 'check certificate-authority-data or certificate-authority of the cluster in your kubeconfig',
       cause: err,
     });
   }
-  return new CliError(
-    ExitCode.Cluster,
-    `cannot reach the API server at ${at.server} (context ${at.contextName}): ${describeNetworkCode(err)}`,
-    {
-      hint: 'check that the cluster is running and that the kubeconfig points at it',
-      cause: err,
-    },
-  );
+  return new CliError(ExitCode.Cluster, `cannot reach the API server at ${at.server} (context ${at.contextName}): ${err.message}`, {
+    hint: 'check that the cluster is running and that the kubeconfig points at it',
+    cause: err,
+  });
 }
 
-function describeNetworkCode(err: NetworkError): string {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found';
-    case 'ETIMEDOUT':
-      return 'timed out';
-    case 'ECONNRESET':
-      return 'connection reset';
-    default:
-      return err.message;
-  }
+/** Something answered, but not as a Kubernetes API server does. */
+function explainAnswer(err: UnexpectedAnswer | SyntaxError, at: Endpoint): CliError {
+  const what = err instanceof UnexpectedAnswer ? err.message : `malformed JSON (${err.message})`;
+  return new CliError(ExitCode.Cluster, `the API server at ${at.server} (context ${at.contextName}) answered with ${what}`, {
+    hint: 'a Kubernetes API server does not answer like this: check the server address in the kubeconfig, and whether a proxy or login page is in the way',
+    cause: err,
+  });
 }
+
+// The RBAC authorizer's wording: `User "alice" cannot list resource "members" in API group "..." in the namespace "x"`.
+const RBAC_DENIAL = /User "([^"]*)" cannot (\S+) resource/;
 
 function explainApi(err: ApiError, op: Operation, at: Endpoint): CliError {
+  const verb = err.verb ?? op.verb;
   const where = op.namespace === undefined ? '' : ` in namespace ${op.namespace}`;
   const who = at.userName === undefined ? 'the current user' : `user ${at.userName}`;
   switch (err.status) {
     case 404:
       if (err.objectName === undefined && op.resource === RESOURCE) return crdMissing(err);
-      return new CliError(ExitCode.Cluster, `${op.verb} ${op.resource}${where}: ${err.message}`, { cause: err });
+      return new CliError(ExitCode.Cluster, `${verb} ${op.resource}${where}: ${err.message}`, { cause: err });
     case 401:
       return new CliError(ExitCode.Cluster, `unauthorized: ${at.server} rejected the credentials of ${who} (context ${at.contextName})`, {
         hint: 'the token or certificate is wrong or expired: log in again or fix the kubeconfig',
         cause: err,
       });
     case 403:
-      return new CliError(ExitCode.Cluster, `forbidden: ${who} may not ${op.verb} ${op.resource}${where} (${err.message})`, {
-        hint: `ask for a Role granting "${op.verb}" on ${op.resource}; the README has RBAC examples`,
-        cause: err,
-      });
+      return forbidden(err, { ...op, verb }, who);
     default:
-      return new CliError(ExitCode.Cluster, `${op.verb} ${op.resource}${where} failed: ${err.message} (HTTP ${err.status})`, {
+      return new CliError(ExitCode.Cluster, `${verb} ${op.resource}${where} failed: ${err.message} (HTTP ${err.status})`, {
         cause: err,
       });
   }
+}
+
+/**
+ * Names the identity the server saw and the verb it refused, both from its own message when it is an RBAC
+ * denial (the kubeconfig's user name may not be who the server thinks it is), and the kind of role to ask for.
+ */
+function forbidden(err: ApiError, op: Operation, who: string): CliError {
+  const where = op.namespace === undefined ? '' : ` in namespace ${op.namespace}`;
+  const denial = RBAC_DENIAL.exec(err.message);
+  if (!denial) return new CliError(ExitCode.Cluster, `forbidden: ${op.verb} ${op.resource}${where}: ${err.message}`, { cause: err });
+  const user = denial[1] === '' ? who : `user ${denial[1] ?? ''}`;
+  const verb = denial[2] ?? op.verb;
+  const role =
+    op.namespace === undefined
+      ? `a ClusterRole granting "${verb}" on ${op.resource}, bound with a ClusterRoleBinding`
+      : `a Role in namespace ${op.namespace} granting "${verb}" on ${op.resource}, bound with a RoleBinding`;
+  return new CliError(ExitCode.Cluster, `forbidden: ${user} may not ${verb} ${op.resource}${where}`, {
+    hint: `ask for ${role}; the README has RBAC examples`,
+    cause: err,
+  });
 }
 
 export function crdMissing(cause?: unknown): CliError {
@@ -97,4 +115,12 @@ export function crdMissing(cause?: unknown): CliError {
     hint: 'run `member-watch install-crd`',
     cause,
   });
+}
+
+function hostOf(server: string): string {
+  try {
+    return new URL(server).host;
+  } catch {
+    return server;
+  }
 }

@@ -1,6 +1,13 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { ResolvedConfig } from './config.js';
+import { type Credential, Credentials } from './credentials.js';
+import { describeBody, isJson, kubernetesObject, NetworkError, toApiError, toNetworkError, UnexpectedAnswer } from './failures.js';
+import { chooseProxy, type ProxyChoice, redact, TunnelAgent } from './proxy.js';
+import { loadTls, type TlsMaterial } from './tls.js';
+
+export { ApiError, type ApiErrorFields, NetworkError, toApiError, UnexpectedAnswer } from './failures.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -11,67 +18,45 @@ export interface ApiRequest {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
-  /** Gives up when no byte arrives for this long; watches pass a bound above the server's own timeout. */
+  /**
+   * Gives up when no byte arrives for this long; watches pass a bound above the server's own timeout.
+   * Connecting, TLS handshake included, must finish within this too (and within CONNECT_TIMEOUT_MS).
+   */
   idleTimeoutMs?: number;
-}
-
-/** A non-2xx answer from the API server, with the fields of its Status object. */
-export interface ApiErrorFields {
-  status: number;
-  reason: string;
-  message: string;
-  retryAfterSeconds?: number | undefined;
-  /** Set when the answer is about one named object; absent when the resource type itself is unknown. */
-  objectName?: string | undefined;
-}
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly reason: string;
-  readonly retryAfterSeconds: number | undefined;
-  readonly objectName: string | undefined;
-
-  constructor(fields: ApiErrorFields) {
-    super(fields.message);
-    this.name = 'ApiError';
-    this.status = fields.status;
-    this.reason = fields.reason;
-    this.retryAfterSeconds = fields.retryAfterSeconds;
-    this.objectName = fields.objectName;
-  }
-}
-
-/** The request never got an HTTP answer: refused, reset, timed out, TLS failure. */
-export class NetworkError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'NetworkError';
-  }
 }
 
 export type DebugLog = (line: string) => void;
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** client-go's TLS handshake timeout. */
+const CONNECT_TIMEOUT_MS = 10_000;
 const USER_AGENT = 'member-watch';
 
 /**
- * The one HTTP path to the API server. client-node's KubeConfig supplies TLS material and credentials
- * (tokens, exec plugins, client certificates); requests go through node:http(s) directly so that watches
- * stream line by line, status codes and Retry-After reach the caller, and one keep-alive agent is reused.
+ * The one HTTP path to the API server. TLS material and credentials (tokens, token files, exec plugins, client
+ * certificates) are read from the kubeconfig and checked before the first request; requests go through
+ * node:http(s) directly so that watches stream line by line, status codes and Retry-After reach the caller,
+ * and keep-alive connections are reused. Every failure comes out as an ApiError (a Kubernetes Status),
+ * a NetworkError (no complete answer) or an UnexpectedAnswer (something that is not a Kubernetes API server).
  */
 export class KubeClient {
   private readonly base: URL;
-  private agent: http.Agent | undefined;
-  private cached: https.RequestOptions | undefined;
+  private readonly tls: TlsMaterial;
+  private readonly credentials: Credentials;
+  private readonly proxy: ProxyChoice | undefined;
+  /** One keep-alive agent per client certificate (an exec plugin may rotate it); '' for none. */
+  private readonly agents = new Map<string, http.Agent>();
 
   constructor(
     readonly config: ResolvedConfig,
     private readonly debug?: DebugLog,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     this.base = new URL(config.cluster.server);
+    this.tls = loadTls(config);
+    this.credentials = new Credentials(config, this.tls.ca?.join('\n'));
+    this.proxy = chooseProxy(config.cluster, config.source, env);
+    if (this.proxy) debug?.(`through the proxy ${redact(this.proxy.url.href)} (from ${this.proxy.from})`);
   }
 
   get server(): string {
@@ -83,45 +68,68 @@ export class KubeClient {
     return new KubeClient(this.config, this.debug);
   }
 
+  /** One request whose answer must be a Kubernetes object. */
   async json<T>(req: ApiRequest): Promise<T> {
     const res = await this.send(req);
     const text = await readBody(res);
-    if (!isSuccess(res.statusCode)) throw toApiError(res, text);
-    return (text === '' ? {} : JSON.parse(text)) as T;
+    if (!isSuccess(res.statusCode)) throw toApiError(res, text, kubernetesVerb(req));
+    return kubernetesObject(res, text) as T;
   }
 
-  /** Opens a streaming response (a watch); non-2xx answers are read and thrown as ApiError. */
+  /** Opens a streaming response (a list read item by item, a watch); failures are thrown as for `json`. */
   async stream(req: ApiRequest): Promise<IncomingMessage> {
     const res = await this.send(req);
-    if (!isSuccess(res.statusCode)) throw toApiError(res, await readBody(res));
+    if (!isSuccess(res.statusCode)) throw toApiError(res, await readBody(res), kubernetesVerb(req));
+    // An HTML page from a proxy or a login portal would otherwise be read as a list or watch that says nothing.
+    if (res.headers['content-type'] !== undefined && !isJson(res)) {
+      throw new UnexpectedAnswer('NOT_JSON', describeBody(res, await readBody(res, 2_000), res.statusCode ?? 0));
+    }
     return res;
   }
 
   close(): void {
-    this.agent?.destroy();
+    for (const agent of this.agents.values()) agent.destroy();
   }
 
+  /** Sends; after a 401, once more with fresh credentials if the token file or exec plugin has some (as client-go). */
   private async send(req: ApiRequest): Promise<IncomingMessage> {
+    const first = await this.credentials.get();
+    let res = await this.exchange(req, first);
+    if (res.statusCode === 401 && (await this.credentials.refresh(first))) {
+      res.resume();
+      res = await this.exchange(req, await this.credentials.get());
+    }
+    const status = res.statusCode ?? 0;
+    if (status >= 300 && status < 400) {
+      res.resume();
+      const location = res.headers.location;
+      throw new UnexpectedAnswer('REDIRECT', `a redirect${location ? ` to ${JSON.stringify(location)}` : ''} (HTTP ${status})`);
+    }
+    return res;
+  }
+
+  private async exchange(req: ApiRequest, credential: Credential): Promise<IncomingMessage> {
     const url = this.url(req);
-    const options = await this.requestOptions(req);
+    const headers: http.OutgoingHttpHeaders = { ...credential.headers, accept: 'application/json', 'user-agent': USER_AGENT };
+    if (req.contentType !== undefined) headers['content-type'] = req.contentType;
+    const agent = await this.agentFor(credential);
+    const idleMs = req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     const started = performance.now();
     const transport = url.protocol === 'http:' ? http : https;
     return new Promise<IncomingMessage>((resolve, reject) => {
       let response: IncomingMessage | undefined;
-      const outgoing = transport.request(url, options, (res) => {
+      const outgoing = transport.request(url, { method: req.method, headers, agent }, (res) => {
         this.debug?.(`${req.method} ${url.href} ${res.statusCode ?? '?'} ${Math.round(performance.now() - started)}ms`);
         response = res;
+        reportCuts(res, url.host);
         resolve(res);
       });
+      limitTime(outgoing, { idleMs, connectMs: Math.min(idleMs, CONNECT_TIMEOUT_MS), host: url.host }, () => response);
       cancelOnAbort(req.signal, outgoing, () => response);
-      outgoing.setTimeout(req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
-        outgoing.destroy(
-          new NetworkError('ETIMEDOUT', `no answer from ${this.base.origin} within ${req.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS} ms`),
-        );
-      });
       outgoing.on('error', (err) => {
-        this.debug?.(`${req.method} ${url.href} failed: ${err.message}`);
-        reject(toNetworkError(err));
+        const failure = toNetworkError(err, url.host);
+        this.debug?.(`${req.method} ${url.href} failed: ${failure.message}`);
+        reject(failure);
       });
       if (req.body !== undefined) outgoing.write(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
       outgoing.end();
@@ -136,40 +144,131 @@ export class KubeClient {
     return url;
   }
 
-  private async requestOptions(req: ApiRequest): Promise<https.RequestOptions> {
-    const options = await this.credentials();
-    const headers: http.OutgoingHttpHeaders = {
-      ...(options.headers as http.OutgoingHttpHeaders),
-      Accept: 'application/json',
-      'User-Agent': USER_AGENT,
+  private async agentFor(credential: Credential): Promise<http.Agent> {
+    const id = credential.cert === undefined ? '' : `${credential.cert}\n${credential.key ?? ''}`;
+    const existing = this.agents.get(id);
+    if (existing) return existing;
+    // A rotated client certificate replaces the agent of the one before, whose connections end with it.
+    for (const [key, old] of this.agents) {
+      if (key === '') continue;
+      old.destroy();
+      this.agents.delete(key);
+    }
+    const agent = await this.makeAgent(credential);
+    this.agents.set(id, agent);
+    return agent;
+  }
+
+  private async makeAgent(credential: Credential): Promise<http.Agent> {
+    if (this.base.protocol === 'http:') return new http.Agent({ keepAlive: true });
+    const options: https.AgentOptions = {
+      ca: this.tls.ca,
+      cert: credential.cert ?? this.tls.cert,
+      key: credential.key ?? this.tls.key,
+      rejectUnauthorized: this.tls.rejectUnauthorized,
+      servername: this.tls.servername,
+      keepAlive: true,
+      maxSockets: 16,
     };
-    if (req.contentType !== undefined) headers['Content-Type'] = req.contentType;
-    // A proxy agent from the kubeconfig (proxy-url) must be kept; otherwise one keep-alive agent serves every request.
-    const agent = this.config.cluster.proxyUrl ? options.agent : this.sharedAgent(options);
-    return { method: req.method, headers, agent };
+    const proxy = this.proxy?.url;
+    if (proxy === undefined) return new https.Agent(options);
+    if (proxy.protocol === 'http:' || proxy.protocol === 'https:') return new TunnelAgent(proxy, options);
+    return socksAgent(this.config, proxy, options);
   }
+}
 
-  /**
-   * TLS material and the Authorization header. Exec plugins, auth providers and token files may hand out
-   * a fresh credential at any time, so for those they are asked per request; static credentials are read
-   * once (client-node re-reads CA and key files on every call, which costs more than the request).
-   */
-  private async credentials(): Promise<https.RequestOptions> {
-    if (this.cached) return this.cached;
-    const options: https.RequestOptions = { headers: {} };
-    await this.config.kc.applyToHTTPSOptions(options);
-    const user = this.config.user;
-    if (!user?.exec && !user?.authProvider) this.cached = options;
-    return options;
-  }
+/** SOCKS proxies are left to client-node's agent, loaded only for them. */
+async function socksAgent(config: ResolvedConfig, proxy: URL, options: https.AgentOptions): Promise<http.Agent> {
+  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
+  const base64 = (pem: string | Buffer | Array<string | Buffer> | undefined): string | undefined =>
+    pem === undefined ? undefined : Buffer.from([pem].flat().join('\n')).toString('base64');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: 'socks',
+        server: config.cluster.server,
+        proxyUrl: proxy.href,
+        caData: base64(options.ca),
+        skipTLSVerify: options.rejectUnauthorized === false,
+        tlsServerName: options.servername,
+      },
+    ],
+    users: [{ name: 'socks', certData: base64(options.cert), keyData: base64(options.key as string | undefined) }],
+    contexts: [{ name: 'socks', cluster: 'socks', user: 'socks' }],
+    currentContext: 'socks',
+  });
+  const agentOptions: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(agentOptions);
+  return agentOptions.agent as http.Agent;
+}
 
-  private sharedAgent(options: https.RequestOptions): http.Agent {
-    if (this.agent) return this.agent;
-    const tls = options.agent instanceof https.Agent ? options.agent.options : {};
-    this.agent =
-      this.base.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent({ ...tls, keepAlive: true, maxSockets: 16 });
-    return this.agent;
-  }
+/**
+ * Two limits. Connecting, TLS handshake (and proxy tunnel) included, must finish within `connectMs` from the start
+ * of the request, as one deadline rather than one per phase. Once connected, silence longer than `idleMs` ends
+ * the request, or the answer being read, with an IDLE_TIMEOUT that says so.
+ */
+function limitTime(
+  outgoing: ClientRequest,
+  limits: { idleMs: number; connectMs: number; host: string },
+  response: () => IncomingMessage | undefined,
+): void {
+  const { idleMs, connectMs, host } = limits;
+  let phase: 'connect' | 'tls' = 'connect';
+  const deadline = setTimeout(() => {
+    const message =
+      phase === 'tls'
+        ? new NetworkError('TLS_HANDSHAKE_TIMEOUT', `TLS handshake with ${host} did not finish within ${seconds(connectMs)}`)
+        : new NetworkError('CONNECT_TIMEOUT', `connecting to ${host} did not finish within ${seconds(connectMs)}`);
+    outgoing.destroy(message);
+  }, connectMs);
+  const connected = (): void => {
+    clearTimeout(deadline);
+    outgoing.setTimeout(idleMs, () => {
+      const res = response();
+      if (res) res.destroy(new NetworkError('IDLE_TIMEOUT', `no data from ${host} for ${seconds(idleMs)}`));
+      else outgoing.destroy(new NetworkError('IDLE_TIMEOUT', `no answer from ${host} within ${seconds(idleMs)}`));
+    });
+  };
+  outgoing.once('close', () => clearTimeout(deadline));
+  outgoing.once('socket', (socket) => {
+    if (outgoing.reusedSocket || !(socket.connecting || socket instanceof tls.TLSSocket)) return connected();
+    if (!(socket instanceof tls.TLSSocket)) return void socket.once('connect', connected);
+    // Through a tunnel the TCP part is done before the socket is handed over: only the handshake is left.
+    if (!socket.connecting) phase = 'tls';
+    socket.once('connect', () => (phase = 'tls'));
+    socket.once('secureConnect', connected);
+  });
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/**
+ * Node ends an answer cut short with a bare "aborted"; say instead whether the connection was reset or closed,
+ * before Node's own listener gets to it (the first destroy wins). Removed once the answer is done, since the
+ * socket lives on in the keep-alive pool.
+ */
+function reportCuts(res: IncomingMessage, host: string): void {
+  const socket = res.socket;
+  if (socket === null) return;
+  let reset = false;
+  const onError = (err: NodeJS.ErrnoException): void => void (reset = err.code === 'ECONNRESET');
+  const onClose = (): void => {
+    if (res.complete || res.destroyed) return;
+    res.destroy(
+      reset
+        ? new NetworkError('ECONNRESET', `the connection to ${host} was reset`)
+        : new NetworkError('CLOSED', 'the connection was closed by the server'),
+    );
+  };
+  socket.prependListener('error', onError);
+  socket.prependListener('close', onClose);
+  res.once('close', () => {
+    socket.off('error', onError);
+    socket.off('close', onClose);
+  });
 }
 
 /**
@@ -193,41 +292,36 @@ function isSuccess(status: number | undefined): boolean {
   return status !== undefined && status >= 200 && status < 300;
 }
 
-async function readBody(res: IncomingMessage): Promise<string> {
+/** The body as text; with `limit`, only its start (the rest is dropped with the connection). */
+async function readBody(res: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promise<string> {
   res.setEncoding('utf8');
   let text = '';
-  for await (const chunk of res) text += chunk as string;
+  for await (const chunk of res) {
+    text += chunk as string;
+    if (text.length >= limit) {
+      res.destroy();
+      break;
+    }
+  }
   return text;
 }
 
-interface StatusBody {
-  kind?: string;
-  reason?: string;
-  message?: string;
-  details?: { name?: string };
-}
+const COLLECTION = /^\/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)(?:\/namespaces\/[^/]+)?\/[^/]+$/;
 
-export function toApiError(res: { statusCode?: number | undefined; headers: IncomingHttpHeaders }, text: string): ApiError {
-  const status = res.statusCode ?? 0;
-  let body: StatusBody = {};
-  try {
-    body = JSON.parse(text) as StatusBody;
-  } catch {
-    // Not every proxy or load balancer answers with a Kubernetes Status.
+/** The verb RBAC checks for a request, as the API server derives it (get vs list by whether a name is given). */
+export function kubernetesVerb(req: Pick<ApiRequest, 'method' | 'path' | 'query'>): string {
+  const collection = COLLECTION.test(req.path.split('?')[0] ?? '');
+  switch (req.method) {
+    case 'GET':
+      if (req.query?.['watch'] !== undefined && req.query['watch'] !== false) return 'watch';
+      return collection ? 'list' : 'get';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    default:
+      return collection ? 'deletecollection' : 'delete';
   }
-  const header = res.headers['retry-after'];
-  const retryAfter = Number(header);
-  return new ApiError({
-    status,
-    reason: body.reason ?? '',
-    message: body.message ?? (text.trim().split('\n', 1)[0] || `HTTP ${status}`),
-    retryAfterSeconds: header !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
-    objectName: body.details?.name,
-  });
-}
-
-function toNetworkError(err: Error): NetworkError {
-  if (err instanceof NetworkError) return err;
-  const code = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
-  return new NetworkError(code, err.message);
 }

@@ -1,3 +1,5 @@
+import { UnexpectedAnswer } from './failures.js';
+
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
@@ -41,9 +43,14 @@ export class ListSplitter {
     return items;
   }
 
-  /** The list without its items, e.g. `{"kind":"MemberList","items":[],"metadata":{...}}`; throws when cut short. */
+  /**
+   * The list without its items, e.g. `{"kind":"MemberList","items":[],"metadata":{...}}`. An answer whose JSON breaks
+   * off although HTTP said it was complete (a cut connection fails before this) is an UnexpectedAnswer.
+   */
   end(): string {
-    if (this.depth !== 0 || this.inString || this.outside.trim() === '') throw new SyntaxError('the list response was cut short');
+    if (this.depth !== 0 || this.inString || this.outside.trim() === '') {
+      throw new UnexpectedAnswer('BAD_JSON', 'a list that breaks off in the middle (malformed JSON)');
+    }
     return this.outside;
   }
 

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, ExitCode } from '../errors.js';
 import type { Kube } from '../kube/client.js';
-import { crdMissing } from '../kube/errors.js';
-import { ApiError, NetworkError, type Query } from '../kube/http.js';
+import { crdMissing, isTransient } from '../kube/errors.js';
+import { ApiError, type Query } from '../kube/http.js';
 import { ListSplitter } from '../kube/list-splitter.js';
 import { membersPath, type MemberObject, RESOURCE } from '../members/resource.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
@@ -365,10 +365,9 @@ class MemberWatch<S extends MemberState> {
 
   private async recover(err: unknown): Promise<void> {
     if (err instanceof ApiError) return this.recoverFromApi(err);
-    if (err instanceof NetworkError || err instanceof ClosedAtOnce || err instanceof SyntaxError || isStreamError(err)) {
-      return this.retryLater(err);
-    }
-    throw err;
+    // The watcher's own ClosedAtOnce is a failure that can heal; for the rest, the client's one rule decides.
+    if (err instanceof ClosedAtOnce || isTransient(err)) return this.retryLater(err);
+    throw this.final(err);
   }
 
   private async recoverFromApi(err: ApiError): Promise<void> {
@@ -378,12 +377,12 @@ class MemberWatch<S extends MemberState> {
       return;
     }
     if (err.status === 404 && err.objectName === undefined) return this.crdGone();
-    if ([400, 401, 403].includes(err.status)) throw this.final(err);
+    if (!isTransient(err)) throw this.final(err);
     await this.retryLater(err);
   }
 
-  private final(err: ApiError): CliError {
-    if (err.status === 400)
+  private final(err: unknown): CliError {
+    if (err instanceof ApiError && err.status === 400)
       return new CliError(ExitCode.Usage, `the API server rejected the watch: ${err.message}`, { hint: 'check -l and --field-selector' });
     return this.kube.explain(err, { verb: 'watch', resource: RESOURCE, namespace: this.options.namespace });
   }
@@ -431,8 +430,4 @@ export function memberState(object: MemberObject): MemberState {
   const member = decodeMember(object, object.metadata.namespace);
   if (!member.ok) throw new Error(`the API server answered with a member that cannot be read: ${member.problem}`);
   return member.value;
-}
-
-function isStreamError(err: unknown): err is Error {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
 }

@@ -216,17 +216,15 @@ export async function startFakeApiServer(options: FakeOptions): Promise<FakeApiS
   return fake;
 }
 
-/** A kubeconfig for the fake: its CA (plus `extraCaFile`, so that one kubeconfig trusts both servers), a token. */
-export function fakeKubeconfig(fake: FakeApiServer, file: string, opts: { extraCaFile?: string; server?: string } = {}): string {
-  const ca = [readFileSync(fake.caFile, 'utf8'), opts.extraCaFile === undefined ? '' : readFileSync(opts.extraCaFile, 'utf8')].join('');
+/** A kubeconfig for the fake: its CA, or the given ones (both the fake's and the real server's, to switch), a token. */
+export function fakeKubeconfig(fake: FakeApiServer, file: string, opts: { caFiles?: string[]; token?: string } = {}): string {
+  const ca = (opts.caFiles ?? [fake.caFile]).map((f) => readFileSync(f, 'utf8')).join('');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     'current-context': 'fake',
-    clusters: [
-      { name: 'fake', cluster: { server: opts.server ?? fake.url, 'certificate-authority-data': Buffer.from(ca).toString('base64') } },
-    ],
-    users: [{ name: 'fake-user', user: { token: 'fake-token' } }],
+    clusters: [{ name: 'fake', cluster: { server: fake.url, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+    users: [{ name: 'fake-user', user: { token: opts.token ?? 'fake-token' } }],
     contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake-user', namespace: 'default' } }],
   };
   writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { UnexpectedAnswer } from '../../src/kube/failures.js';
 import { ListSplitter } from '../../src/kube/list-splitter.js';
 
 const items = [
@@ -32,17 +33,17 @@ test('the same result wherever the chunks are cut, in strings, escapes and betwe
 });
 
 test('an empty list and a compact one', () => {
-  assert.deepEqual(split(['{"kind":"MemberList","items":[],"metadata":{"resourceVersion":"1"}}']).items, []);
-  assert.deepEqual(split(['{"items":[{"a":1},{"b":[2]}],"metadata":{}}']), {
+  assert.deepEqual(split(['{"apiVersion":"v1","kind":"MemberList","items":[],"metadata":{"resourceVersion":"1"}}']).items, []);
+  assert.deepEqual(split(['{"apiVersion":"v1","kind":"List","items":[{"a":1},{"b":[2]}],"metadata":{}}']), {
     items: [{ a: 1 }, { b: [2] }],
-    rest: { items: [], metadata: {} },
+    rest: { apiVersion: 'v1', kind: 'List', items: [], metadata: {} },
   });
 });
 
-test('a response cut short is an error, not a shorter list', () => {
+test('a response whose JSON is cut short is an error, not a shorter list', () => {
   for (const cut of [0, 10, text.indexOf('nobody'), text.length - 2]) {
     const splitter = new ListSplitter();
     splitter.push(text.slice(0, cut));
-    assert.throws(() => splitter.end(), SyntaxError, `cut at ${cut}`);
+    assert.throws(() => splitter.end(), UnexpectedAnswer, `cut at ${cut}`);
   }
 });
