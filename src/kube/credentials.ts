@@ -35,13 +35,23 @@ export class Credentials {
     this.impersonation = impersonationHeaders(config.user);
   }
 
+  /** The same object for the same credential, so that `refresh` can tell whether it was replaced meanwhile. */
+  private readonly withHeaders = new WeakMap<Credential, Credential>();
+  private readonly sourceOf = new WeakMap<Credential, Credential>();
+
   async get(): Promise<Credential> {
     const credential = await this.source.get();
-    return { ...credential, headers: { ...credential.headers, ...this.impersonation } };
+    let complete = this.withHeaders.get(credential);
+    if (complete === undefined) {
+      complete = { ...credential, headers: { ...credential.headers, ...this.impersonation } };
+      this.withHeaders.set(credential, complete);
+      this.sourceOf.set(complete, credential);
+    }
+    return complete;
   }
 
   refresh(used: Credential): Promise<boolean> | boolean {
-    return this.source.refresh(used);
+    return this.source.refresh(this.sourceOf.get(used) ?? used);
   }
 }
 

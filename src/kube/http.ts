@@ -54,7 +54,7 @@ export class KubeClient {
   ) {
     this.base = new URL(config.cluster.server);
     this.tls = loadTls(config);
-    this.credentials = new Credentials(config, this.tls.ca?.join('\n'));
+    this.credentials = new Credentials(config, this.tls.caPem);
     this.proxy = chooseProxy(config.cluster, config.source, env);
     if (this.proxy) debug?.(`through the proxy ${redact(this.proxy.url.href)} (from ${this.proxy.from})`);
   }

@@ -7,6 +7,8 @@ import type { ResolvedConfig } from './config.js';
 /** What the TLS connection needs, read and checked once, before any request. */
 export interface TlsMaterial {
   ca?: string[] | undefined;
+  /** The CA as the kubeconfig gives it, for exec plugins that ask for the cluster's details. */
+  caPem?: string | undefined;
   cert?: string | undefined;
   key?: string | undefined;
   rejectUnauthorized: boolean;
@@ -22,22 +24,22 @@ const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE----
  */
 export function loadTls(config: ResolvedConfig): TlsMaterial {
   const { cluster, source } = config;
-  const ca = clusterCa(config);
+  const { ca, caPem } = clusterCa(config);
   if (ca !== undefined && cluster.skipTLSVerify) {
     throw usageError(
       `cluster "${cluster.name}" in ${source} has both a certificate authority and insecure-skip-tls-verify`,
       'kubectl refuses this too: keep one of them',
     );
   }
-  const material = { ca, ...clientPair(config), rejectUnauthorized: !cluster.skipTLSVerify, servername: cluster.tlsServerName };
+  const material = { ca, caPem, ...clientPair(config), rejectUnauthorized: !cluster.skipTLSVerify, servername: cluster.tlsServerName };
   checkAccepted(material, `the TLS settings of context "${config.contextName}" in ${source}`);
   return material;
 }
 
-function clusterCa({ cluster, source }: ResolvedConfig): string[] | undefined {
+function clusterCa({ cluster, source }: ResolvedConfig): { ca?: string[]; caPem?: string } {
   const field = `${cluster.caFile ? 'certificate-authority' : 'certificate-authority-data'} of cluster "${cluster.name}" in ${source}`;
   const pem = readPem(cluster.caFile, cluster.caData, field);
-  return pem === undefined ? undefined : certificates(pem, field);
+  return pem === undefined ? {} : { ca: certificates(pem, field), caPem: pem };
 }
 
 function clientPair({ user, source }: ResolvedConfig): { cert?: string; key?: string } {
