@@ -33,16 +33,15 @@ export function chooseProxy(cluster: ClusterConfig & { server: string }, source:
 
 const PROXY_SCHEMES = ['http:', 'https:', 'socks5:', 'socks5h:'];
 
+/** As Go reads it: without a scheme, http:// is meant. */
 function parseProxy(value: string, field: string): URL {
   let url: URL | undefined;
-  for (const text of [value, `http://${value}`]) {
-    try {
-      url = new URL(text);
-    } catch {
-      continue;
-    }
-    if (PROXY_SCHEMES.includes(url.protocol) && url.hostname !== '') return url;
+  try {
+    url = new URL(value.includes('://') ? value : `http://${value}`);
+  } catch {
+    url = undefined;
   }
+  if (url !== undefined && PROXY_SCHEMES.includes(url.protocol) && url.hostname !== '') return url;
   throw usageError(
     `${field} is not a proxy address: ${JSON.stringify(redact(value))}`,
     'use http://HOST:PORT, https://HOST:PORT or socks5://HOST:PORT',
