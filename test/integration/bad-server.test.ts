@@ -28,6 +28,22 @@ function startFake(): Promise<void> {
 }
 after(() => fake?.close());
 
+/** The watch's end, or a failure: a watch that retries for ever must fail the test, not hang it. */
+async function ended(watch: ReturnType<typeof env.spawn>, ms = 30_000): Promise<CliResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      watch.kill('SIGKILL');
+      reject(new Error(`the watch did not stop within ${ms} ms:\n${watch.stderr()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([watch.done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Exit code, exactly one `error:` line, which is `message` (the server's address filled in), no stack trace. */
 function assertOneError(r: CliResult, code: number, message: string, what: string): void {
   const context = `${what}\nexit ${String(r.code)}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
@@ -148,7 +164,7 @@ test('after a reconnect, garbage and TLS failures are final too', async () => {
     fake.on('GET', '/apis/', answer);
     fake.setMode('serve');
     fake.cutAll();
-    const r = await watch.done;
+    const r = await ended(watch);
     assertOneError(r, 3, answered(said), `after a reconnect: ${what}`);
     // How the cut is worded is the watch's notice; it is never Node's bare "aborted".
     assert.doesNotMatch(r.stderr, /aborted/, 'the cut is not called "aborted"');
@@ -157,7 +173,7 @@ test('after a reconnect, garbage and TLS failures are final too', async () => {
   const watch = await liveWatch([], [env.cp.caFile]);
   fake.setMode('serve');
   fake.cutAll();
-  const r = await watch.done;
+  const r = await ended(watch);
   assertOneError(
     r,
     3,
@@ -195,7 +211,7 @@ test('a hung TLS handshake, a silent answer and a crash mid-answer are named, re
     fault();
     fake.cutAll();
     const cut = Date.now();
-    const r = await watch.done;
+    const r = await ended(watch);
     const elapsed = Date.now() - cut;
     assertOneError(r, 3, `gave up after 2 reconnects: ${reason}`, what);
     const notices = lines(r.stderr).filter((l) => l.startsWith('reconnecting in') && l.includes(`: ${reason}`));
