@@ -148,15 +148,18 @@ interface StatusBody {
 }
 
 /**
- * A non-2xx answer as an error. A Kubernetes Status becomes an ApiError; so does a 429 or 5xx of any shape
- * (load balancers and proxies answer those in HTML, and they can pass); any other answer that is not a Status
- * is not from a Kubernetes API server.
+ * A non-2xx answer as an error. A Kubernetes Status or plain text becomes an ApiError; so does a 429 or 5xx of
+ * any shape (load balancers and proxies answer those in HTML, and they can pass); any other HTML page or JSON
+ * that is not a Status is not from a Kubernetes API server.
  */
 export function toApiError(res: { statusCode?: number | undefined; headers: IncomingHttpHeaders }, text: string, verb?: string): Error {
   const status = res.statusCode ?? 0;
   const parsed = parseObject(text) as StatusBody | undefined;
   const body = parsed?.kind === 'Status' ? parsed : undefined;
-  if (body === undefined && status !== 429 && status < 500) return new UnexpectedAnswer('NOT_KUBERNETES', describeBody(res, text, status));
+  // The API server itself answers some errors in plain text (`404 page not found` for an API group it does not
+  // serve); an HTML page or JSON of another shape comes from something else.
+  const foreign = body === undefined && (isHtml(res, text) || parseObject(text) !== undefined);
+  if (foreign && status !== 429 && status < 500) return new UnexpectedAnswer('NOT_KUBERNETES', describeBody(res, text, status));
   return new ApiError({ status, ...statusFields(body, text, status), retryAfterSeconds: retryAfter(res.headers['retry-after']), verb });
 }
 
@@ -205,7 +208,7 @@ export function describeBody(res: { headers: IncomingHttpHeaders }, text: string
   const what =
     trimmed === ''
       ? 'an empty answer'
-      : /html/i.test(res.headers['content-type'] ?? '') || /^<(!doctype|html|head|body)/i.test(trimmed)
+      : isHtml(res, trimmed)
         ? 'an HTML page'
         : parseObject(trimmed) !== undefined
           ? 'JSON that is not a Kubernetes object'
@@ -213,6 +216,10 @@ export function describeBody(res: { headers: IncomingHttpHeaders }, text: string
             ? 'malformed JSON'
             : 'text that is not JSON';
   return trimmed === '' ? `${what} (HTTP ${status})` : `${what} (HTTP ${status}): ${JSON.stringify(firstWords(trimmed))}`;
+}
+
+function isHtml(res: { headers: IncomingHttpHeaders }, text: string): boolean {
+  return /html/i.test(res.headers['content-type'] ?? '') || /^\s*<(!doctype|html|head|body)/i.test(text);
 }
 
 const WORDS = 80;

@@ -94,9 +94,10 @@ test('a kubeconfig with fields of the wrong type is malformed, and says which fi
       'users[0].user.exec.apiVersion must be one of client.authentication.k8s.io/v1, client.authentication.k8s.io/v1beta1, not ""',
     ],
   ];
-  for (const [what, text, field] of cases) {
+  for (const [i, [what, text, field]] of cases.entries()) {
     const file = kubeconfigText(text);
-    for (const command of [['apply-member', 'x'], ['watch']]) {
+    // Reading the kubeconfig is the same code for every command: two of them for the first case are enough.
+    for (const command of i === 0 ? [['apply-member', 'x'], ['watch']] : [['apply-member', 'x']]) {
       const r = await env.cli(command, { kubeconfig: file });
       assertError(r, 2, `kubeconfig ${file} is malformed: ${field}`, `${what}: ${command.join(' ')}`);
     }
