@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { type ClusterConfig, type ContextConfig, type Kubeconfig, readKubeconfig, type UserConfig } from './kubeconfig.js';
 
-export type { ClusterConfig, ExecConfig, UserConfig } from './kubeconfig.js';
+export type { ClusterConfig, UserConfig } from './kubeconfig.js';
 
 export interface ConnectionFlags {
   kubeconfig?: string | undefined;
@@ -25,7 +25,7 @@ export interface ResolvedConfig {
   source: string;
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
  * kubectl's order: --kubeconfig, then $KUBECONFIG (several paths, first one to set a value wins,

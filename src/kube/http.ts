@@ -7,7 +7,7 @@ import { describeBody, isJson, kubernetesObject, NetworkError, toApiError, toNet
 import { chooseProxy, type ProxyChoice, redact, TunnelAgent } from './proxy.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
-export { ApiError, type ApiErrorFields, NetworkError, toApiError, UnexpectedAnswer } from './failures.js';
+export { ApiError, NetworkError, UnexpectedAnswer } from './failures.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
