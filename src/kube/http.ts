@@ -27,6 +27,13 @@ export interface ApiRequest {
 
 export type DebugLog = (line: string) => void;
 
+/** What clients of one cluster and user share: read, checked and run once. */
+interface Shared {
+  tls: TlsMaterial;
+  credentials: Credentials;
+  proxy: ProxyChoice | undefined;
+}
+
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** client-go's TLS handshake timeout. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -50,22 +57,25 @@ export class KubeClient {
   constructor(
     readonly config: ResolvedConfig,
     private readonly debug?: DebugLog,
-    env: NodeJS.ProcessEnv = process.env,
+    shared?: Shared,
   ) {
     this.base = new URL(config.cluster.server);
-    this.tls = loadTls(config);
-    this.credentials = new Credentials(config, this.tls.caPem);
-    this.proxy = chooseProxy(config.cluster, config.source, env);
-    if (this.proxy) debug?.(`through the proxy ${redact(this.proxy.url.href)} (from ${this.proxy.from})`);
+    this.tls = shared?.tls ?? loadTls(config);
+    this.credentials = shared?.credentials ?? new Credentials(config, this.tls.caPem);
+    this.proxy = shared === undefined ? chooseProxy(config.cluster, config.source, process.env) : shared.proxy;
+    if (this.proxy && shared === undefined) debug?.(`through the proxy ${redact(this.proxy.url.href)} (from ${this.proxy.from})`);
   }
 
   get server(): string {
     return this.config.cluster.server;
   }
 
-  /** The same server, credentials and debug log, over a keep-alive pool of its own. */
+  /**
+   * The same server, TLS material, credentials (an exec plugin is not run again for it) and debug log, over a
+   * keep-alive pool of its own.
+   */
   withOwnConnections(): KubeClient {
-    return new KubeClient(this.config, this.debug);
+    return new KubeClient(this.config, this.debug, { tls: this.tls, credentials: this.credentials, proxy: this.proxy });
   }
 
   /** One request whose answer must be a Kubernetes object. */

@@ -154,7 +154,7 @@ test('a 403 names the identity and verb the server names, and the role to ask fo
     verb: 'list',
   });
   const namespaced = explainFailure(rbac, { verb: 'watch', resource: 'members.g', namespace: 'x' }, at);
-  assert.equal(namespaced.message, 'forbidden: user system:anonymous may not list members.g in namespace x');
+  assert.equal(namespaced.message, `forbidden: user system:anonymous may not list members.g in namespace x (${rbac.message})`);
   assert.match(namespaced.hint ?? '', /^ask for a Role in namespace x granting "list" on members\.g, bound with a RoleBinding/);
   const cluster = explainFailure(rbac, { verb: 'list', resource: 'members.g' }, at);
   assert.match(cluster.hint ?? '', /^ask for a ClusterRole granting "list" on members\.g, bound with a ClusterRoleBinding/);
