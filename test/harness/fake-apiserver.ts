@@ -72,24 +72,32 @@ const NOT_FOUND: FakeAnswer = {
 
 let instances = 0;
 
-/** A CA and a server certificate it signed, made with openssl (EC keys: fast to make). */
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+
+/** A self-signed certificate and its key, as files `PREFIX.crt` and `PREFIX.key` (EC keys: fast to make). */
+export function selfSigned(prefix: string, commonName: string): { cert: string; key: string } {
+  const pair = { cert: `${prefix}.crt`, key: `${prefix}.key` };
+  openssl(['req', '-x509', ...EC_KEY, '-subj', `/CN=${commonName}`, '-keyout', pair.key, '-out', pair.cert, '-days', '1']);
+  return pair;
+}
+
+/** A CA and a server certificate it signed. */
 function makeCertificates(dir: string): { caFile: string; key: Buffer; cert: Buffer } {
   const n = ++instances;
   const file = (name: string): string => join(dir, `fake-apiserver-${n}-${name}`);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const run = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-  run(['req', '-x509', ...ec, '-subj', '/CN=fake-apiserver-ca', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1']);
-  run(['req', ...ec, '-subj', '/CN=fake-apiserver', '-keyout', file('server.key'), '-out', file('server.csr')]);
+  const ca = selfSigned(file('ca'), 'fake-apiserver-ca');
+  openssl(['req', ...EC_KEY, '-subj', '/CN=fake-apiserver', '-keyout', file('server.key'), '-out', file('server.csr')]);
   writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run([
+  openssl([
     'x509',
     '-req',
     '-in',
     file('server.csr'),
     '-CA',
-    file('ca.crt'),
+    ca.cert,
     '-CAkey',
-    file('ca.key'),
+    ca.key,
     '-CAcreateserial',
     '-out',
     file('server.crt'),
@@ -98,7 +106,7 @@ function makeCertificates(dir: string): { caFile: string; key: Buffer; cert: Buf
     '-extfile',
     file('san.ext'),
   ]);
-  return { caFile: file('ca.crt'), key: readFileSync(file('server.key')), cert: readFileSync(file('server.crt')) };
+  return { caFile: ca.cert, key: readFileSync(file('server.key')), cert: readFileSync(file('server.crt')) };
 }
 
 class Fake implements FakeApiServer {

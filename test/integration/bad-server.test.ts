@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { CliResult } from '../harness/cli.js';
 import { type FakeAnswer, type FakeApiServer, fakeKubeconfig, startFakeApiServer } from '../harness/fake-apiserver.js';
-import { GROUP, lines, useControlPlane } from './support.js';
+import { GROUP, lines, useControlPlane, waitFor } from './support.js';
 
 // Answers a real API server never gives, from the fake one in test/harness/fake-apiserver.ts: every command
 // stops at once with one plain line and exit 3, at the start and after a reconnect, instead of retrying for
@@ -148,8 +149,11 @@ async function liveWatch(args: string[], caFiles: string[]): Promise<ReturnType<
   const ns = await env.cluster.createNamespace('switch');
   await env.createMember(ns, 'before', 'blue');
   const config = fakeKubeconfig(fake, join(env.cp.dir, `kubeconfig-switch-${ns}`), { caFiles, token: env.cp.adminToken });
-  const watch = env.spawn(['-n', ns, 'watch', ...args], { kubeconfig: config });
+  const ready = join(env.cp.dir, `ready-${ns}`);
+  const watch = env.spawn(['-n', ns, 'watch', '--ready-file', ready, ...args], { kubeconfig: config });
   await watch.waitForLine((l) => l === 'welcome before to the team blue');
+  // Greeted during the list: only the ready file says the watch request itself is open, to be cut.
+  await waitFor('the watch to be live', () => existsSync(ready) || undefined);
   return watch;
 }
 

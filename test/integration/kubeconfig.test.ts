@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { CliResult } from '../harness/cli.js';
 import { startConnectProxy } from '../harness/connect-proxy.js';
+import { selfSigned } from '../harness/fake-apiserver.js';
 import { GROUP, lines, useControlPlane } from './support.js';
 
 // kubeconfigs as people have them, against the real control plane: token files, exec plugins, client
@@ -143,40 +143,13 @@ test('tokenFile is read (relative to the kubeconfig); missing or empty, it is ex
   await assertEveryCommand(empty, 2, `tokenFile of user "admin" in kubeconfig FILE: file ${emptyPath} is empty`, 'empty tokenFile');
 });
 
-/** A self-signed certificate and key (the test API server asks for no client certificate; it must still be usable). */
-function certificatePair(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
-
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 
 test('CA and client certificate problems are one plain line naming the kubeconfig field, never an OpenSSL code', async () => {
   const dir = scratchDir();
-  const one = certificatePair(dir, 'one');
-  const two = certificatePair(dir, 'two');
+  // Client certificates: the test API server asks for none, but a good pair must still be usable.
+  const one = selfSigned(join(dir, 'one'), 'one');
+  const two = selfSigned(join(dir, 'two'), 'two');
   const server = env.cp.server;
   const cases: Array<[string, (kc: KubeconfigDoc) => void, number, string]> = [
     [
