@@ -229,13 +229,14 @@ test('an answer that is not a Member is an error, never a line about member unde
     );
     assert.equal(read.stdout, '');
     assert.equal(await env.getMember(ns, 'pat'), undefined);
-    // A create answered 200 with an empty object: whether it happened is not known, and the message says so.
+    // A create answered 200 with an empty object (not a Kubernetes object at all: the client says so before the
+    // Member check): whether it happened is not known, and the message says so.
     proxy.inject({ status: 200, methods: ['POST'], body: {} });
     const written = await env.cli(['-n', ns, 'apply-member', 'pat'], { kubeconfig: proxy.kubeconfig });
     assert.equal(written.code, 3, written.stderr);
     assert.match(
       written.stderr,
-      /answered the create of member pat with something that is not a Member: .*; member pat may or may not have been applied/,
+      /answered with JSON that is not a Kubernetes object \(HTTP 200\): "\{\}"; member pat may or may not have been applied$/m,
     );
     assert.doesNotMatch(written.stdout, /undefined/);
   } finally {
