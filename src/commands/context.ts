@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Kube } from '../kube/client.js';
-import { colorLevel } from '../present/style.js';
+import { animates, colorLevel } from '../present/style.js';
 import { Terminal } from '../present/terminal.js';
 
 export interface GlobalOptions {
@@ -28,7 +28,7 @@ export function runContext(cmd: Command, output: { machine: boolean } = { machin
     stdout: process.stdout,
     stderr: process.stderr,
     color: colorFor(process.stdout.isTTY),
-    spinner: process.stderr.isTTY === true && colorFor(process.stderr.isTTY) > 0,
+    spinner: animates(process.stderr.isTTY === true, colorFor(process.stderr.isTTY), process.env),
   });
   let kube: Kube | undefined;
   return {

@@ -98,7 +98,7 @@ export class Terminal {
     const { default: ora } = await import('ora');
     this.stopSpinner();
     // ora's own stdin handling swallows Ctrl-C: the keyboard guard does it instead.
-    const spinner = ora({ text, stream: this.options.stderr, color: 'cyan', discardStdin: false }).start();
+    const spinner = ora({ text, stream: this.options.stderr, color: 'cyan', discardStdin: false, isEnabled: true }).start();
     this.active = spinner;
     this.keyboard.hold();
     return {

@@ -50,8 +50,13 @@ export async function openTerminal(options: TerminalOptions = {}): Promise<Termi
   const rc = join(dir, 'bashrc');
   const exports = Object.entries(options.env ?? {}).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
   // A prompt the tests can find, no bracketed paste (its escapes would be typed around our keys), no history file.
-  // The developer's cluster and colour settings stay out, as in every CLI test.
-  const settings = [`PS1=${shellQuote(PROMPT)}`, "bind 'set enable-bracketed-paste off'", 'unset HISTFILE KUBECONFIG NO_COLOR FORCE_COLOR'];
+  // The developer's cluster and colour settings stay out, as in every CLI test, and so does CI: this is a person's
+  // terminal, where spinners are drawn (under CI they are not, which a test asks for by setting it itself).
+  const settings = [
+    `PS1=${shellQuote(PROMPT)}`,
+    "bind 'set enable-bracketed-paste off'",
+    'unset HISTFILE KUBECONFIG NO_COLOR FORCE_COLOR CI',
+  ];
   writeFileSync(rc, [...settings, ...exports, ''].join('\n'));
   const tmux = (...args: string[]): Promise<{ stdout: string }> => run('tmux', ['-L', socket, '-f', '/dev/null', ...args]);
   const cols = String(options.cols ?? 120);

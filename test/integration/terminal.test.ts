@@ -67,6 +67,15 @@ test('Ctrl-C stops watch while it waits for the CRD; Ctrl-Z suspends it and fg b
   assert.equal(await term.lastStatus(), 130);
 });
 
+test('under CI a terminal gets plain lines: every wait is told, and Ctrl-C still stops the watch', async () => {
+  await start(`CI=true member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick`);
+  // A spinner that CI silenced would show its first text and nothing after it.
+  await term.waitFor(/waiting for the Member CRD/);
+  await term.press('C-c');
+  await promptIsBack();
+  assert.equal(await term.lastStatus(), 130);
+});
+
 test('in the background (&), the spinner leaves the keyboard alone and the job is not stopped for touching it', async () => {
   const kubeconfig = env.cp.kubeconfigFor({ server: 'https://127.0.0.1:9' });
   await start(`member-watch --kubeconfig ${kubeconfig} watch --for added:patrick & sleep 3; jobs`);

@@ -5,7 +5,7 @@ import { escapeControl } from '../../src/present/escape.js';
 import { formatEventJson } from '../../src/present/event-json.js';
 import { formatEventText, isQuietUpdate } from '../../src/present/event-text.js';
 import { changedPaths, formatChange } from '../../src/present/diff.js';
-import { colorLevel } from '../../src/present/style.js';
+import { animates, colorLevel } from '../../src/present/style.js';
 import { decodeMember } from '../../src/watcher/decode.js';
 import type { EventType, MemberEvent } from '../../src/watcher/events.js';
 
@@ -144,4 +144,12 @@ test('an empty team from a schemaless CRD reads as no team, in text and in JSON'
   // And a move to an empty team is leaving the team.
   const left: MemberEvent = { ...event, type: 'MODIFIED', previousTeam: 'blue' };
   assert.equal(text(left), 'patrick left the team blue');
+});
+
+test('a spinner only on a coloured terminal, and never under CI', () => {
+  assert.equal(animates(true, 2, {}), true);
+  assert.equal(animates(false, 2, {}), false);
+  assert.equal(animates(true, 0, {}), false);
+  assert.equal(animates(true, 2, { CI: 'true' }), false);
+  assert.equal(animates(true, 2, { CI: '' }), false);
 });
