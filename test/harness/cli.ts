@@ -43,11 +43,8 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   return env;
 }
 
-function spawnChild(args: string[], env: Record<string, string | undefined> | undefined): ChildProcess {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], {
-    env: childEnv(env),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+function spawnChild(file: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   killOnExit(child);
   // EPIPE when the CLI exits without reading stdin is expected
   child.stdin?.on('error', () => undefined);
@@ -71,7 +68,7 @@ function resultOf(child: ChildProcess, stdout: () => string, stderr: () => strin
 }
 
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  const child = spawnChild(args, opts.env);
+  const child = spawnChild(process.execPath, [CLI_PATH, ...args], childEnv(opts.env));
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   child.stdin?.end(opts.input ?? '');
@@ -169,7 +166,15 @@ function waitForLine(
 }
 
 export function spawnCli(args: string[], opts: { env?: Record<string, string | undefined> } = {}): RunningCli {
-  const child = spawnChild(args, opts.env);
+  return follow(spawnChild(process.execPath, [CLI_PATH, ...args], childEnv(opts.env)));
+}
+
+/** Spawns any command with exactly this environment (nothing inherited), followed line by line like spawnCli. */
+export function spawnProcess(file: string, args: string[], env: NodeJS.ProcessEnv): RunningCli {
+  return follow(spawnChild(file, args, env));
+}
+
+function follow(child: ChildProcess): RunningCli {
   child.stdin?.end();
   const reader = new LineReader();
   const stdout = collect(child.stdout);
