@@ -94,7 +94,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function freePorts(count: number): Promise<number[]> {
+export function freePorts(count: number): Promise<number[]> {
   // all listeners stay open until every port is known, so the ports are distinct
   const servers: net.Server[] = [];
   const listenOne = (): Promise<number> =>
@@ -218,7 +218,7 @@ async function pollUntil(proc: ManagedProcess, probe: () => Promise<boolean>, wh
   throw new Error(`${proc.name} not ${what} after ${READY_TIMEOUT_MS} ms; log tail:\n${logTail(proc.logFile)}`);
 }
 
-function httpStatus(url: string): Promise<number> {
+export function httpStatus(url: string): Promise<number> {
   return new Promise((res) => {
     const req = http.get(url, { timeout: 2000 }, (resp) => {
       resp.resume();

@@ -100,11 +100,12 @@ export function containerEnv(container: Container, pod: { name: string; namespac
 }
 
 /**
- * The container's arguments with `--flag=value` replaced for the flags given: tests move the probe and metrics
- * ports off :8080/:8081, which other processes on this machine may hold; a pod has its own network namespace.
+ * The container's arguments as the kubelet hands them over, `$(VAR)` replaced from the container's environment,
+ * with `--flag=value` replaced for the flags given: tests move the probe and metrics ports off :8080/:8081, which
+ * other processes on this machine may hold (a pod has its own network namespace).
  */
-export function argsWith(container: Container, overrides: Record<string, string>): string[] {
-  const args = container.args ?? [];
+export function containerArgs(container: Container, env: Record<string, string>, overrides: Record<string, string> = {}): string[] {
+  const args = (container.args ?? []).map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (ref, name: string) => env[name] ?? ref));
   for (const flag of Object.keys(overrides)) {
     if (!args.some((a) => a.startsWith(`${flag}=`))) throw new Error(`the Deployment's args do not set ${flag}`);
   }
@@ -115,15 +116,18 @@ export function argsWith(container: Container, overrides: Record<string, string>
   });
 }
 
-/** A kubeconfig that authenticates with a bearer token (a service account's), for tools run outside a pod. */
-export function tokenKubeconfig(cp: ControlPlane, token: string, file: string): string {
+/**
+ * A kubeconfig that authenticates with a bearer token (a service account's), its context in `namespace` as a pod's
+ * in-cluster configuration is: for tools run outside a pod.
+ */
+export function tokenKubeconfig(cp: ControlPlane, token: string, namespace: string, file: string): string {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     'current-context': 'sa',
     clusters: [{ name: 'test', cluster: { server: cp.server, 'certificate-authority': cp.caFile } }],
     users: [{ name: 'sa', user: { token } }],
-    contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa' } }],
+    contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa', namespace } }],
   };
   writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
   return file;

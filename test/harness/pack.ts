@@ -1,7 +1,7 @@
 // The package as the Dockerfile installs it: `npm pack`, then the tarball installed with production dependencies
 // only into an empty folder. What the image would hold, without an image.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,8 @@ export interface PackedInstall {
   readonly app: string;
   /** The CLI's entry point inside it. */
   readonly bin: string;
+  /** This process's node, linked (or copied) beside it: as the image has its own, readable by any uid. */
+  readonly node: string;
   remove(): void;
 }
 
@@ -27,6 +29,18 @@ function npm(args: string[], cwd: string): Promise<string> {
       else res(stdout);
     });
   });
+}
+
+/** Hard-links `file` as `link` if the binary is readable and executable by every uid (a link shares its mode). */
+function linkedForAll(file: string, link: string): boolean {
+  if ((statSync(file).mode & 0o005) !== 0o005) return false;
+  try {
+    linkSync(file, link);
+    return true;
+  } catch {
+    // another filesystem
+    return false;
+  }
 }
 
 /**
@@ -46,8 +60,15 @@ export async function installPacked(): Promise<PackedInstall> {
     mkdirSync(app);
     // --prefix: without it npm would install into the nearest folder above that has a node_modules
     await npm([...PRODUCTION_INSTALL, '--prefix', app, '--prefer-offline', join(root, filename)], app);
+    // node may live in a folder other uids cannot enter (CI's Node 24 is inside the clone): a hard link has the
+    // binary's own mode, wherever it is
+    const node = join(root, 'node');
+    if (!linkedForAll(process.execPath, node)) {
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+    }
     chmodSync(root, 0o755);
-    return { app, bin: join(app, 'node_modules', 'member-watch', 'bin', 'member-watch.js'), remove };
+    return { app, bin: join(app, 'node_modules', 'member-watch', 'bin', 'member-watch.js'), node, remove };
   } catch (err) {
     remove();
     throw err;
