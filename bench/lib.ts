@@ -1,5 +1,5 @@
 // Timing and process helpers shared by every measurement.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -40,10 +40,11 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[index] as number;
 }
 
-/** A command to spawn: the executable and its arguments. */
+/** A command to spawn: the executable, its arguments, and variables added to childEnv(). */
 export interface Cmd {
   file: string;
   args: string[];
+  env?: Record<string, string>;
 }
 
 export function cli(args: string[]): Cmd {
@@ -51,7 +52,7 @@ export function cli(args: string[]): Cmd {
 }
 
 function start(cmd: Cmd, stdout: 'pipe' | 'ignore'): ChildProcess {
-  const child = spawn(cmd.file, cmd.args, { env: childEnv(), stdio: ['ignore', stdout, 'pipe'] });
+  const child = spawn(cmd.file, cmd.args, { env: { ...childEnv(), ...cmd.env }, stdio: ['ignore', stdout, 'pipe'] });
   killOnExit(child);
   return child;
 }
@@ -91,6 +92,8 @@ export interface LineProcess {
   readonly child: ChildProcess;
   /** Resolves with ms since spawn when `count` lines have arrived; rejects if the process ends first. */
   linesReached(count: number, timeoutMs: number): Promise<number>;
+  /** The last 4000 characters written to stderr. */
+  stderr(): string;
   stop(): Promise<void>;
 }
 
@@ -136,7 +139,7 @@ export function spawnLines(cmd: Cmd, onLine: (line: string, at: number) => void 
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await closed;
   };
-  return { child, linesReached, stop };
+  return { child, linesReached, stderr, stop };
 }
 
 /** Time (ms since spawn) until cmd has printed `count` lines; the process is killed afterwards. */
@@ -181,4 +184,23 @@ export function ms(value: number): string {
 
 export function ratio(value: number, peer: number): string {
   return Number.isFinite(value) && Number.isFinite(peer) && peer > 0 ? `${(value / peer).toFixed(2)}x` : 'n/a';
+}
+
+/** Resident memory of a running process, KiB: now (VmRSS) and its peak so far (VmHWM), from /proc/PID/status. */
+export function memoryKiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: field('VmRSS'), peak: field('VmHWM') };
+}
+
+let ticksPerSecond: number | undefined;
+
+/** CPU time (ms, user + system) a running process has used so far, from /proc/PID/stat. */
+export function cpuMs(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name, which may hold spaces and parentheses itself
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  return ((utime + stime) / ticksPerSecond) * 1000;
 }

@@ -1,7 +1,8 @@
 // The results as markdown tables: medians, ratios against the peer measured in the same run, and the verdict.
 import { cpus } from 'node:os';
 import type { Results, Settings } from './run.js';
-import { ms, ratio } from './lib.js';
+import { median, ms, ratio } from './lib.js';
+import { medianRun, type ReconcileRun, type Tool } from './reconcile.js';
 
 type Row = readonly string[];
 
@@ -99,12 +100,125 @@ function applySection(r: Results): string {
   );
 }
 
+const TOOL_NAMES: Record<Tool, string> = {
+  ours: '`member-watch operator`',
+  oursNoFinalizer: '`member-watch operator --no-finalizer`',
+  peer: 'peer (client-node informer)',
+};
+
+/** The writes the work needs per member: the status and the Event, and with the finalizer its patch. */
+const NEEDED_WRITES: Record<Tool, number> = { ours: 3, oursNoFinalizer: 2, peer: 2 };
+
+function writesText(run: ReconcileRun): string {
+  return Object.entries(run.writes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([what, n]) => `${what} ${n.toFixed(2)}`)
+    .join(', ');
+}
+
+function reconcileSection(r: Results): string {
+  const rec = r.reconcile;
+  if (!rec) return '';
+  const peer = medianRun(rec.runs.peer);
+  const rows = (Object.keys(TOOL_NAMES) as Tool[]).flatMap((tool) => {
+    const run = medianRun(rec.runs[tool]);
+    if (run === undefined) return [];
+    const isPeer = tool === 'peer';
+    const lost = run.lostStatuses + run.lostEvents;
+    const met = run.total < (peer?.total ?? Number.NaN) && run.writesPerMember <= NEEDED_WRITES[tool] + 0.01 && lost === 0;
+    return [
+      [
+        TOOL_NAMES[tool],
+        ms(run.total),
+        ms(run.welcomes),
+        ms(run.statuses),
+        ms(run.events),
+        isPeer ? '1.00x' : ratio(run.total, peer?.total ?? Number.NaN),
+        run.requestsPerMember.toFixed(2),
+        `${run.writesPerMember.toFixed(2)} (${writesText(run)})`,
+        `${run.lostStatuses} / ${run.lostEvents}`,
+        `${(run.peakRssKiB / 1024).toFixed(0)} MiB`,
+        isPeer ? '' : verdict(met),
+      ],
+    ];
+  });
+  const totals = (tool: Tool): string => rec.runs[tool].map((x) => ms(x.total)).join(', ');
+  return (
+    `### Reconcile throughput (${rec.members} members created at once, 32 creates in flight)\n\n` +
+    table(
+      [
+        'operator',
+        'all done',
+        'last welcome',
+        'last status',
+        'last Event',
+        'vs peer',
+        'requests/member',
+        'writes/member',
+        'lost statuses / Events',
+        'peak RSS',
+        'target < peer, writes ≤ needed, none lost',
+      ],
+      rows,
+    ) +
+    `\nEach run's total: ours ${totals('ours')}; --no-finalizer ${totals('oursNoFinalizer')}; peer ${totals('peer')}.` +
+    (peer?.lossReason ? ` The peer gave up on writes, e.g. \`${peer.lossReason}\`.` : '') +
+    '\n'
+  );
+}
+
+function failoverSection(r: Results): string {
+  const f = r.failover;
+  if (!f) return '';
+  const kill = median(f.kill);
+  const term = median(f.term);
+  const runs = (values: number[]): string => values.map((v) => ms(v)).join(', ');
+  return (
+    '### Failover (two replicas, `--leader-elect`, lease 15 s, renew deadline 10 s, retry 2 s)\n\n' +
+    table(
+      ['the leader gets', 'to the first welcome by the other (median)', 'runs', 'target'],
+      [
+        ['SIGKILL', ms(kill), runs(f.kill), `≤ 17 s: ${verdict(kill <= 17_000)}`],
+        ['SIGTERM', ms(term), runs(f.term), `≤ 3 s: ${verdict(term <= 3000)}`],
+      ],
+    )
+  );
+}
+
+function idleSection(r: Results): string {
+  const i = r.idle;
+  if (!i) return '';
+  const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
+  const row = (what: string, f: typeof i.leader): string[] => [
+    what,
+    `${f.cpuMsPerSecond.toFixed(1)} ms/s (${(f.cpuMsPerSecond / 10).toFixed(2)}% of a CPU)`,
+    mib(f.rssMean),
+    mib(f.rssMax),
+  ];
+  return (
+    `### Idle (${i.members} members, nothing changing, sampled for ${i.seconds} s)\n\n` +
+    table(
+      ['process', 'CPU', 'RSS mean', 'RSS max'],
+      [row('leader', i.leader), row('standby', i.standby), row('peer (no leader election)', i.peer)],
+    )
+  );
+}
+
 export function renderReport(r: Results): string {
   const s = r.settings;
   const header =
     `## member-watch benchmark\n\n` +
     `Medians over ${s.runs} runs (cold start: ${Math.max(10, s.runs)} runs); ${cpus().length} CPUs, Node ${process.version}.\n` +
     `Command: \`npm run bench --${s.argv.map((arg) => ` ${arg}`).join('')}\`\n`;
-  const sections = [startupSection(r), greetingSection(r), liveSection(r), memorySection(r), applySection(r)];
+  const sections = [
+    startupSection(r),
+    greetingSection(r),
+    liveSection(r),
+    memorySection(r),
+    applySection(r),
+    reconcileSection(r),
+    failoverSection(r),
+    idleSection(r),
+  ];
   return [header, ...sections.filter((x) => x !== '')].join('\n');
 }

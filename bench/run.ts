@@ -1,16 +1,24 @@
-// npm run bench -- [--members 2000,50000] [--runs 3] [--live 2000] [--apply 1000] [--only startup,greeting,live,memory,apply]
-//                    [--all-namespaces K]
+// npm run bench -- [--members 2000,50000] [--runs 3] [--live 2000] [--apply 1000] [--all-namespaces K]
+//                    [--operator-members 5000] [--idle-seconds 60]
+//                    [--only startup,greeting,live,memory,apply (the default),reconcile,failover,idle]
 import { parseArgs } from 'node:util';
 import { type ApplyResult, measureApply } from './apply.js';
 import { type BenchCluster, type Scope, startBenchCluster } from './cluster.js';
+import { type FailoverResult, measureFailover } from './failover.js';
 import { type GreetingResult, measureGreeting } from './greeting.js';
+import { type IdleResult, measureIdle, welcomedNamespace } from './idle.js';
 import { hasGnuTime, progress } from './lib.js';
 import { measureMemory, type MemoryResult } from './memory.js';
+import { setUpOperators } from './operators.js';
+import { measureReconcile, type ReconcileResult } from './reconcile.js';
 import { renderReport } from './report.js';
 import { measureStartup, type StartupResult } from './startup.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
-const SECTIONS = ['startup', 'greeting', 'live', 'memory', 'apply'] as const;
+const SECTIONS = ['startup', 'greeting', 'live', 'memory', 'apply', 'reconcile', 'failover', 'idle'] as const;
+const OPERATOR_SECTIONS: readonly Section[] = ['reconcile', 'failover', 'idle'];
+// the operator's sections take about 12 minutes at their N: asked for by name
+const DEFAULT_SECTIONS = SECTIONS.filter((x) => !OPERATOR_SECTIONS.includes(x));
 type Section = (typeof SECTIONS)[number];
 
 export interface Settings {
@@ -23,6 +31,9 @@ export interface Settings {
   only: Set<Section>;
   /** Greeting and memory spread the members over this many namespaces and watch with -A. */
   allNamespaces: number | undefined;
+  /** Members created at once for the operator's reconcile runs, and watched while idle. */
+  operatorMembers: number;
+  idleSeconds: number;
 }
 
 export interface Results {
@@ -32,6 +43,9 @@ export interface Results {
   live?: ThroughputResult;
   memory: MemoryResult[];
   apply?: ApplyResult;
+  reconcile?: ReconcileResult;
+  failover?: FailoverResult;
+  idle?: IdleResult;
 }
 
 function positiveInts(text: string, flag: string): number[] {
@@ -55,8 +69,10 @@ function settingsFrom(argv: string[]): Settings {
       runs: { type: 'string', default: '3' },
       live: { type: 'string', default: '2000' },
       apply: { type: 'string', default: '1000' },
-      only: { type: 'string', default: SECTIONS.join(',') },
+      only: { type: 'string', default: DEFAULT_SECTIONS.join(',') },
       'all-namespaces': { type: 'string' },
+      'operator-members': { type: 'string', default: '5000' },
+      'idle-seconds': { type: 'string', default: '60' },
     },
   });
   const members = positiveInts(values.members, '--members');
@@ -71,6 +87,8 @@ function settingsFrom(argv: string[]): Settings {
     apply: positiveInts(values.apply, '--apply')[0] as number,
     only: sections(values.only),
     allNamespaces: spread === undefined ? undefined : (positiveInts(spread, '--all-namespaces')[0] as number),
+    operatorMembers: positiveInts(values['operator-members'], '--operator-members')[0] as number,
+    idleSeconds: positiveInts(values['idle-seconds'], '--idle-seconds')[0] as number,
   };
 }
 
@@ -119,6 +137,18 @@ async function perMemberCount(cluster: BenchCluster, s: Settings, results: Resul
   }
 }
 
+/** The operator's: reconcile leaves a namespace of welcomed members, which idle watches (or makes its own). */
+async function operatorSections(cluster: BenchCluster, s: Settings, results: Results): Promise<void> {
+  if (!OPERATOR_SECTIONS.some((x) => s.only.has(x))) return;
+  const ops = await setUpOperators(cluster);
+  if (s.only.has('reconcile')) results.reconcile = await measureReconcile(ops, s.operatorMembers, s.runs);
+  if (s.only.has('failover')) results.failover = await measureFailover(ops, s.runs);
+  if (s.only.has('idle')) {
+    const settled = results.reconcile?.settledNamespace ?? (await welcomedNamespace(ops, s.operatorMembers));
+    results.idle = await measureIdle(ops, settled, s.operatorMembers, s.idleSeconds);
+  }
+}
+
 async function measureAll(s: Settings): Promise<Results> {
   const results: Results = { settings: s, greeting: [], memory: [] };
   // start-up is cheap and the noisiest: more runs, and before the control plane competes for the CPUs
@@ -131,6 +161,7 @@ async function measureAll(s: Settings): Promise<Results> {
     await perMemberCount(cluster, s, results);
     if (s.only.has('live')) results.live = await measureThroughput(cluster, s.live, s.runs);
     if (s.only.has('apply')) results.apply = await measureApply(cluster, s.apply, s.runs);
+    await operatorSections(cluster, s, results);
   } finally {
     cluster.close();
     await cluster.cp.stop();

@@ -375,7 +375,10 @@ function apiserverArgs(layout: Layout, ports: Ports, opts: ControlPlaneOptions):
     '--profiling=false',
   ];
   if (opts.watchCache === false) args.push('--watch-cache=false');
-  if (opts.auditServiceAccounts === true) args.push(`--audit-policy-file=${layout.auditPolicy}`, `--audit-log-path=${layout.auditLog}`);
+  if (opts.auditServiceAccounts === true) {
+    // 0 would mean the log library's default, a new file every 100 MB: readers follow one file
+    args.push(`--audit-policy-file=${layout.auditPolicy}`, `--audit-log-path=${layout.auditLog}`, '--audit-log-maxsize=1000000');
+  }
   return args.concat(opts.extraApiserverArgs ?? []);
 }
 

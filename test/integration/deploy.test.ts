@@ -368,8 +368,17 @@ test('the packed production install runs the operator as the Deployment would: i
     );
     const refused = asked.filter((r) => r.responseStatus?.code === 403).map((r) => `${permissionOf(r)} ${r.requestURI}`);
     assert.deepEqual(refused, [], 'the API server refused the operator');
-    for (const p of pods) assert.doesNotMatch(p.run.lines.join('\n') + p.run.stderr(), /403|forbidden/i, `${p.name}'s log`);
-    const used = new Set(asked.map(permissionOf));
+    for (const p of pods) {
+      // a warning may be a race the operator rides out (two replicas creating the Lease at once: 409); not a refusal
+      const complaints = p.run.lines.filter((l) => parseLog(l)?.level !== 'info').concat(lines(p.run.stderr()));
+      assert.deepEqual(
+        complaints.filter((l) => /HTTP 403|forbidden/i.test(l)),
+        [],
+        `${p.name} was refused`,
+      );
+    }
+    // discovery (non-resource URLs such as /apis/GROUP/VERSION) is every authenticated user's: not deploy/'s to grant
+    const used = new Set(asked.filter((r) => r.objectRef?.resource !== undefined).map(permissionOf));
     const grants = granted(objects);
     assert.deepEqual(
       [...used].filter((u) => !grants.has(u)),
