@@ -1,6 +1,6 @@
 // Running a process as a pod would: no kubeconfig, the API server through KUBERNETES_SERVICE_HOST/PORT, a service
 // account's token, CA and namespace in the service-account folder, an unprivileged uid, a read-only root filesystem.
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster } from './cluster.js';
 import { type RunningCli, spawnProcess } from './cli.js';
@@ -27,6 +27,26 @@ mount -n -o remount,bind,ro ${SERVICE_ACCOUNT_DIR}
 mount -n -o remount,bind,ro /
 exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
 `;
+
+/**
+ * This process's node, linked (or copied) into `dir` so that any uid can run it, as an image has its own: node may
+ * live in a folder other uids cannot enter (CI's Node 24 is inside the clone). A hard link has the binary's own mode,
+ * so it is used only when that lets everyone read and run it.
+ */
+export function nodeForAnyUid(dir: string): string {
+  const node = join(dir, 'node');
+  if ((statSync(process.execPath).mode & 0o005) === 0o005) {
+    try {
+      linkSync(process.execPath, node);
+      return node;
+    } catch {
+      // another filesystem: copy it
+    }
+  }
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  return node;
+}
 
 /** Mints a token for a service account through the TokenRequest API, as the kubelet does for a projected volume. */
 export async function requestToken(cluster: Cluster, namespace: string, serviceAccount: string): Promise<string> {
