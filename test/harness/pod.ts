@@ -6,9 +6,9 @@ import type { Cluster } from './cluster.js';
 import { type RunningCli, spawnProcess } from './cli.js';
 import type { ControlPlane } from './control-plane.js';
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-/** Where the kubelet puts a container's home on the distroless images: absent here, as no kubeconfig must be found. */
+/** The home of the image's user (distroless `nonroot`): absent here, so no ~/.kube/config can be found. */
 const POD_HOME = '/home/nonroot';
 const POD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

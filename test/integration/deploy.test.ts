@@ -318,8 +318,11 @@ test('the packed production install runs the operator as the Deployment would: i
     });
     const standby = pods.find((p) => p !== holder) as Pod;
     for (const p of pods) await waitFor(`${p.name} ready`, async () => (await httpStatus(`http://127.0.0.1:${p.probes}/readyz`)) === 200);
-    for (const p of pods)
-      assert.match(readFileSync(`/proc/${String(p.run.child.pid)}/status`, 'utf8'), new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+    for (const p of pods) {
+      const pid = String(p.run.child.pid);
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+      assert.ok(mountOptions(pid, '/').includes('ro'), `${p.name}'s root filesystem is writable`);
+    }
 
     // welcome (a member from before, and a new one), moves (one repeated: its Event is aggregated), goodbye
     await holder.announced('Welcomed', 'early');
@@ -405,6 +408,13 @@ test('the packed production install runs the operator as the Deployment would: i
     packed.remove();
   }
 });
+
+/** The options of the mount at `path` as the process sees it (/proc/PID/mountinfo: field 5 the point, 6 the options). */
+function mountOptions(pid: string, path: string): string[] {
+  const mounts = lines(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).map((l) => l.split(' '));
+  const at = mounts.filter((fields) => fields[4] === path).pop();
+  return at?.[5]?.split(',') ?? [];
+}
 
 function parseLog(line: string): LogLine | undefined {
   try {
