@@ -27,13 +27,20 @@ export interface ControlPlane {
   readonly auditLog: string;
   kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string;
   stopApiserver(): Promise<void>;
+  /** SIGKILL, as a crash or an OOM kill would: no graceful shutdown, requests in flight cut. */
+  killApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
   /** SIGSTOP / SIGCONT: a frozen API server keeps its connections open and answers nothing. */
   freezeApiserver(): void;
   thawApiserver(): void;
   stopEtcd(): Promise<void>;
   startEtcd(): Promise<void>;
-  compact(): Promise<void>;
+  /** Compacts etcd's history up to `revision` (default: the current one). */
+  compact(revision?: number): Promise<void>;
+  /** etcd's current revision. */
+  etcdRevision(): Promise<number>;
+  /** A long-running etcdctl (a watch), killed with the test process if it is still running. */
+  spawnEtcdctl(args: string[]): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -468,8 +475,17 @@ class RunningControlPlane implements ControlPlane {
     if (this.apiserver.child) signal(this.apiserver.child, 'SIGCONT');
   }
 
-  async compact(): Promise<void> {
-    const revision = await this.currentRevision();
+  async killApiserver(): Promise<void> {
+    const child = this.apiserver.child;
+    this.apiserver.child = undefined;
+    if (!child || !isRunning(child)) return;
+    const exited = waitForExit(child);
+    signal(child, 'SIGKILL');
+    await exited;
+  }
+
+  async compact(revision?: number): Promise<void> {
+    revision ??= await this.etcdRevision();
     try {
       await this.etcdctl(['compact', String(revision)]);
     } catch (err) {
@@ -511,7 +527,17 @@ class RunningControlPlane implements ControlPlane {
     return (await httpsStatus(`${this.server}/readyz`, ca, this.adminToken)) === 200;
   }
 
-  private async currentRevision(): Promise<number> {
+  spawnEtcdctl(args: string[]): ChildProcess {
+    const child = spawn(join(this.assets, 'etcdctl'), [`--endpoints=${this.etcdEndpoint}`, ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    killOnExit(child);
+    child.once('error', () => undefined);
+    return child;
+  }
+
+  async etcdRevision(): Promise<number> {
     const { stdout } = await this.etcdctl(['endpoint', 'status', '-w', 'json']);
     const parsed = JSON.parse(stdout) as Array<{ Status?: { header?: { revision?: number } } }>;
     const revision = parsed[0]?.Status?.header?.revision;

@@ -126,3 +126,41 @@ test('compact runs, twice in a row', async () => {
   await cp.compact();
   await cp.compact();
 });
+
+test('the proxy stalls: nothing arrives while it holds, nothing is lost once it lets go', async (t) => {
+  const proxy = await startTcpProxy(Number(new URL(cp.server).port));
+  t.after(() => proxy.close());
+  const via = `https://127.0.0.1:${proxy.port}`;
+  const watch = await open(`${via}/api/v1/namespaces?watch=true&allowWatchBookmarks=false`, cp.adminToken);
+  let received = '';
+  watch.setEncoding('utf8');
+  watch.on('data', (chunk: string) => {
+    received += chunk;
+  });
+  // The initial ADDED events first, so that what comes later is the namespace created during the stall.
+  await new Promise((r) => setTimeout(r, 500));
+  proxy.setMode('stall');
+  const name = await cluster.createNamespace('stalled');
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.ok(!received.includes(name), 'the event went through the stall');
+  assert.ok(proxy.stalled > 0, 'nothing was held');
+  proxy.setMode('pass');
+  const deadline = Date.now() + 5_000;
+  while (!received.includes(name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(received.includes(name), 'the held event never arrived');
+  watch.destroy();
+});
+
+test('kube-apiserver killed with SIGKILL comes back on the same port and etcd', async () => {
+  const name = await cluster.createNamespace('killed');
+  await cp.killApiserver();
+  await assert.rejects(get('/version', cp.adminToken));
+  await cp.startApiserver();
+  assert.equal((await clusterFor(cp).core.readNamespace({ name })).metadata?.name, name);
+});
+
+test("etcd's revision moves with every write", async () => {
+  const before = await cp.etcdRevision();
+  await cluster.createNamespace('revision');
+  assert.ok((await cp.etcdRevision()) > before);
+});

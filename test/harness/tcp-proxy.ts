@@ -1,6 +1,11 @@
 import net from 'node:net';
 
-export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'trickle';
+/**
+ * pass: forwards; refuse: resets new connections; blackhole: swallows everything (a silent, half-open peer);
+ * trickle: a slow link; stall: holds everything, losing nothing, until the mode changes (a link that stops and
+ * recovers, as TCP does through a short outage).
+ */
+export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'trickle' | 'stall';
 
 /** A slow link: this many bytes, then a pause, in both directions (about 3 KB/s). */
 const TRICKLE_BYTES = 64;
@@ -13,6 +18,8 @@ export interface TcpProxy {
   readonly connections: number;
   /** Bytes that went through in trickle mode: proof that the slow path was taken. */
   readonly trickled: number;
+  /** Chunks held back in stall mode: proof that a stall met traffic. */
+  readonly stalled: number;
   close(): Promise<void>;
 }
 
@@ -21,6 +28,8 @@ interface Pair {
   upstream: net.Socket | undefined;
   /** Bytes still dripping in trickle mode: a close or end from one side waits for them, as a slow link would. */
   dripping: Set<Promise<void>>;
+  /** Chunks held in stall mode, each with the side it came from: delivered in order when the stall ends. */
+  held: Array<() => void>;
 }
 
 class Proxy implements TcpProxy {
@@ -28,6 +37,7 @@ class Proxy implements TcpProxy {
   private mode: ProxyMode = 'pass';
   private accepted = 0;
   private trickledBytes = 0;
+  private heldChunks = 0;
   private closed: Promise<void> | undefined;
 
   constructor(
@@ -47,8 +57,13 @@ class Proxy implements TcpProxy {
     return this.trickledBytes;
   }
 
+  get stalled(): number {
+    return this.heldChunks;
+  }
+
   setMode(mode: ProxyMode): void {
     this.mode = mode;
+    if (mode !== 'stall') for (const pair of this.pairs) for (const release of pair.held.splice(0)) release();
   }
 
   cutAll(): void {
@@ -72,7 +87,7 @@ class Proxy implements TcpProxy {
       client.resetAndDestroy();
       return;
     }
-    const pair: Pair = { client, upstream: undefined, dripping: new Set() };
+    const pair: Pair = { client, upstream: undefined, dripping: new Set(), held: [] };
     this.pairs.add(pair);
     const forget = (): void => {
       void afterDrips(pair, () => {
@@ -96,26 +111,38 @@ class Proxy implements TcpProxy {
   }
 
   private forward(pair: Pair, from: net.Socket, to: net.Socket): void {
-    from.on('data', (chunk: Buffer) => {
-      if (this.mode === 'blackhole') return;
-      if (this.mode === 'trickle') {
-        // Paused while it drips, so later chunks cannot overtake this one.
-        from.pause();
-        const dripped = this.drip(chunk, to).then(() => {
-          pair.dripping.delete(dripped);
-          from.resume();
-        });
-        pair.dripping.add(dripped);
-        return;
-      }
-      if (!to.write(chunk)) {
-        from.pause();
-        to.once('drain', () => from.resume());
-      }
-    });
+    from.on('data', (chunk: Buffer) => void this.relay(pair, from, to, chunk));
     from.once('end', () => {
       if (this.mode !== 'blackhole') void afterDrips(pair, () => to.end());
     });
+  }
+
+  /** Passes one chunk on as the mode says; true when it paused `from` and will resume it itself. */
+  private relay(pair: Pair, from: net.Socket, to: net.Socket, chunk: Buffer): boolean {
+    if (this.mode === 'blackhole') return false;
+    if (this.mode === 'stall') {
+      // Paused, so nothing overtakes the held chunk; reading resumes once it is delivered.
+      from.pause();
+      this.heldChunks += 1;
+      pair.held.push(() => {
+        if (!this.relay(pair, from, to, chunk)) from.resume();
+      });
+      return true;
+    }
+    if (this.mode === 'trickle') {
+      // Paused while it drips, so later chunks cannot overtake this one.
+      from.pause();
+      const dripped = this.drip(chunk, to).then(() => {
+        pair.dripping.delete(dripped);
+        from.resume();
+      });
+      pair.dripping.add(dripped);
+      return true;
+    }
+    if (to.write(chunk)) return false;
+    from.pause();
+    to.once('drain', () => from.resume());
+    return true;
   }
 
   private async drip(chunk: Buffer, to: net.Socket): Promise<void> {
