@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
+import type { Prng } from '../harness/prng.js';
+import { parseEvents, type PrintedEvent } from '../harness/watch-checker.js';
 import type { TestEnv } from './support.js';
 
-interface Event {
-  type: string;
-  uid: string;
-  name: string;
-  team: string | null;
-  source: string;
+/** Retries a read while the API server is away (stopped, killed, starting): the server is the judge. */
+async function settle<T>(read: () => Promise<T>, attempts = 100): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt > attempts) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /**
@@ -37,7 +43,7 @@ export class ClusterHistory {
     } catch {
       // Fall through: the server is the judge of whether it exists.
     }
-    const held = await this.settle(() => this.env.getMember(this.namespace, name));
+    const held = await settle(() => this.env.getMember(this.namespace, name));
     if (held) {
       this.created.set(held.metadata.uid, name);
       this.phaseOf.set(`ADDED:${held.metadata.uid}`, this.phase);
@@ -55,7 +61,7 @@ export class ClusterHistory {
     } catch {
       // As above: ask the server.
     }
-    if ((await this.settle(() => this.env.getMember(this.namespace, name))) === undefined) {
+    if ((await settle(() => this.env.getMember(this.namespace, name))) === undefined) {
       this.deleted.add(uid);
       this.phaseOf.set(`DELETED:${uid}`, this.phase);
       this.live.delete(name);
@@ -82,21 +88,9 @@ export class ClusterHistory {
     }
   }
 
-  /** Retries reads while the API server is away. */
-  private async settle<T>(read: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await read();
-      } catch (err) {
-        if (attempt > 100) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
-
   /** Parsed NDJSON events printed by a watcher. */
-  static events(lines: readonly string[]): Event[] {
-    return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Event);
+  static events(lines: readonly string[]): PrintedEvent[] {
+    return parseEvents(lines);
   }
 
   /** True once the watcher has said as much as happened (it may still be catching up). */
@@ -167,4 +161,173 @@ export function describeTally(t: Tally): string {
 
 function duplicates(values: string[]): string[] {
   return values.filter((v, i) => values.indexOf(v) !== i);
+}
+
+export interface ChurnOptions {
+  namespaces: readonly string[];
+  /** Names per namespace: each is created, re-teamed, deleted and created again (with a new uid). */
+  names: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  prng: Prng;
+}
+
+/** One planned change: the name, and the dice that decide what happens to it when its turn comes. */
+interface Operation {
+  namespace: string;
+  name: string;
+  roll: number;
+  team: string | undefined;
+}
+
+/** What a name holds: a member (with its team), or nothing (null). */
+type Held = { team: string | undefined } | null;
+
+const TEAMS = ['blue', 'red', 'green', 'gold', 'teal'];
+
+/**
+ * Heavy churn for the property tests: creates, re-teams, label changes and deletes over a few hundred names, many
+ * at once. The truth is not kept here but read from etcd (test/harness/etcd-history.ts); the driver only
+ * needs to know what each name holds to choose a sensible next change. Changes to one name are made one after
+ * the other, so that what a name holds is known after each; a request that fails (the server killed) has an
+ * unknown outcome, which is read back before that name's next change.
+ * The operations are drawn from the seed in advance: the same seed makes the same plan (which request wins the
+ * race with a fault still varies from run to run).
+ */
+export class Churn {
+  /** Operations finished so far (whatever their outcome). */
+  done = 0;
+  /** Requests that failed and were resolved by reading back. */
+  unsure = 0;
+  private readonly held = new Map<string, Held>();
+  private readonly turns = new Map<string, Promise<void>>();
+  private readonly progress = new Set<() => void>();
+  private labels = 0;
+
+  constructor(
+    private readonly env: TestEnv,
+    private readonly options: ChurnOptions,
+  ) {}
+
+  /** Creates `count` members in each of `namespaces` (the first names of the pool), before any watcher starts. */
+  async prefill(count: number, namespaces: readonly string[]): Promise<void> {
+    const plan = namespaces.flatMap((namespace) =>
+      Array.from({ length: count }, (_, i): Operation => ({ namespace, name: nameOf(i), roll: 1, team: this.randomTeam() })),
+    );
+    await this.execute(oneByOne(plan));
+  }
+
+  /**
+   * Random operations over the namespaces' names, `concurrency` at a time: `count` of them, or, when `until` is
+   * given, as many as it takes for it to settle and then a tenth of `count` more (the faults it stands for are
+   * then followed by churn that is watched live), at least `count`.
+   */
+  async run(count: number, until?: Promise<unknown>): Promise<void> {
+    let stopAt = until === undefined ? count : Number.POSITIVE_INFINITY;
+    let drawn = 0;
+    const settled = (): void => {
+      stopAt = Math.max(count, drawn + Math.ceil(count / 10));
+    };
+    until?.then(settled, settled);
+    await this.execute(() => {
+      if (drawn >= stopAt) return undefined;
+      drawn += 1;
+      return this.draw();
+    });
+  }
+
+  /** One operation from the seed: drawn in order, so the same seed makes the same sequence. */
+  private draw(): Operation {
+    const { prng, names, namespaces } = this.options;
+    return { namespace: prng.pick(namespaces), name: nameOf(prng.int(0, names - 1)), roll: prng.next(), team: this.randomTeam() };
+  }
+
+  /** Resolves once `done` reaches `count`. */
+  reached(count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.done < count) return;
+        this.progress.delete(check);
+        resolve();
+      };
+      this.progress.add(check);
+      check();
+    });
+  }
+
+  /** Creates one more member (after the churn): a watcher that printed it has seen everything before it. */
+  async marker(namespace: string, name: string): Promise<void> {
+    await this.execute(oneByOne([{ namespace, name, roll: 1, team: 'marker' }]));
+  }
+
+  /** What each name touched holds now (`namespace/name` → its team, null for none; absent names left out). */
+  holdings(): Map<string, string | null> {
+    const teams = new Map<string, string | null>();
+    for (const [key, held] of this.held) if (held) teams.set(key, held.team ?? null);
+    return teams;
+  }
+
+  /** Runs the operations `take` hands out until it has none left. */
+  private async execute(take: () => Operation | undefined): Promise<void> {
+    const worker = async (): Promise<void> => {
+      for (let op = take(); op !== undefined; op = take()) await this.inTurn(op);
+    };
+    await Promise.all(Array.from({ length: this.options.concurrency }, worker));
+  }
+
+  /** Changes to one name wait for each other. */
+  private async inTurn(op: Operation): Promise<void> {
+    const key = `${op.namespace}/${op.name}`;
+    const turn = (this.turns.get(key) ?? Promise.resolve()).then(() => this.apply(key, op));
+    this.turns.set(key, turn);
+    await turn;
+    if (this.turns.get(key) === turn) this.turns.delete(key);
+    this.done += 1;
+    for (const check of [...this.progress]) check();
+  }
+
+  private async apply(key: string, op: Operation): Promise<void> {
+    const held = this.held.get(key) ?? null;
+    try {
+      await this.change(op, held);
+      this.held.set(key, this.after(op, held));
+    } catch {
+      this.unsure += 1;
+      this.held.set(key, await this.readBack(op.namespace, op.name));
+    }
+  }
+
+  /** Absent: created. Present: re-teamed (45 %), labelled (10 %: a change that is no move) or deleted. */
+  private change(op: Operation, held: Held): Promise<void> {
+    const { namespace, name, roll, team } = op;
+    if (!held) return this.env.createMember(namespace, name, team);
+    if (roll < 0.45) return this.env.setTeam(namespace, name, team);
+    if (roll < 0.55) return this.env.labelMember(namespace, name, 'touched', String(++this.labels));
+    return this.env.deleteMember(namespace, name);
+  }
+
+  private after(op: Operation, held: Held): Held {
+    if (!held || op.roll < 0.45) return { team: op.team };
+    return op.roll < 0.55 ? held : null;
+  }
+
+  private async readBack(namespace: string, name: string): Promise<Held> {
+    // A killed kube-apiserver takes seconds to come back and then answers 503 for a while: wait up to a minute.
+    const member = await settle(() => this.env.getMember(namespace, name), 300);
+    return member === undefined ? null : { team: member.spec?.memberOf };
+  }
+
+  private randomTeam(): string | undefined {
+    const { prng } = this.options;
+    return prng.chance(0.15) ? undefined : prng.pick(TEAMS);
+  }
+}
+
+function oneByOne(plan: readonly Operation[]): () => Operation | undefined {
+  const ops = plan[Symbol.iterator]();
+  return () => ops.next().value;
+}
+
+function nameOf(i: number): string {
+  return `m${String(i).padStart(3, '0')}`;
 }

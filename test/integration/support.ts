@@ -17,6 +17,8 @@ export interface TestEnv {
   spawn(args: string[], opts?: { kubeconfig?: string; env?: Record<string, string | undefined> }): RunningCli;
   createMember(namespace: string, name: string, team?: string): Promise<void>;
   setTeam(namespace: string, name: string, team: string | undefined): Promise<void>;
+  /** Sets one label: a change that leaves the team as it is. */
+  labelMember(namespace: string, name: string, key: string, value: string): Promise<void>;
   deleteMember(namespace: string, name: string): Promise<void>;
   getMember(namespace: string, name: string): Promise<Member | undefined>;
 }
@@ -61,7 +63,7 @@ export function useControlPlane(options: ControlPlaneOptions & { installCrd?: bo
   return env;
 }
 
-function memberOps(cluster: Cluster): Pick<TestEnv, 'createMember' | 'setTeam' | 'deleteMember' | 'getMember'> {
+function memberOps(cluster: Cluster): Pick<TestEnv, 'createMember' | 'setTeam' | 'labelMember' | 'deleteMember' | 'getMember'> {
   const base = { group: GROUP, version: 'v1', plural: 'members' };
   return {
     async createMember(namespace, name, team) {
@@ -78,6 +80,16 @@ function memberOps(cluster: Cluster): Pick<TestEnv, 'createMember' | 'setTeam' |
         namespace,
         name,
         body: { ...current, spec: team === undefined ? {} : { memberOf: team } },
+      });
+    },
+    async labelMember(namespace, name, key, value) {
+      const current = (await cluster.custom.getNamespacedCustomObject({ ...base, namespace, name })) as Member;
+      const labels = { ...current.metadata.labels, [key]: value };
+      await cluster.custom.replaceNamespacedCustomObject({
+        ...base,
+        namespace,
+        name,
+        body: { ...current, metadata: { ...current.metadata, labels } },
       });
     },
     async deleteMember(namespace, name) {
