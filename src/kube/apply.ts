@@ -1,5 +1,5 @@
 import { CliError, ExitCode } from '../errors.js';
-import { type Change, changedPaths } from '../present/diff.js';
+import { type Change, changedPaths } from './diff.js';
 import type { Kube } from './client.js';
 import type { Operation } from './errors.js';
 import { ApiError, NetworkError } from './http.js';

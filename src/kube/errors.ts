@@ -1,5 +1,4 @@
 import { CliError, ExitCode } from '../errors.js';
-import { CRD_NAME, RESOURCE } from '../members/resource.js';
 import { ApiError, isTlsFailure, NetworkError, toNetworkError, UnexpectedAnswer } from './failures.js';
 
 /** What the failed request tried to do, so the message can say it. */
@@ -8,6 +7,13 @@ export interface Operation {
   resource: string;
   /** Undefined for cluster-scoped resources and for requests across all namespaces. */
   namespace?: string | undefined;
+  /** The CRD that serves the resource, if one does: a 404 for the type itself then says it is not installed. */
+  crd?: CrdRef | undefined;
+}
+
+export interface CrdRef {
+  name: string;
+  kind: string;
 }
 
 export interface Endpoint {
@@ -74,7 +80,7 @@ function explainApi(err: ApiError, op: Operation, at: Endpoint): CliError {
   const who = at.userName === undefined ? 'the current user' : `user ${at.userName}`;
   switch (err.status) {
     case 404:
-      if (err.objectName === undefined && op.resource === RESOURCE) return crdMissing(err);
+      if (err.objectName === undefined && op.crd !== undefined) return crdMissing(op.crd, err);
       return new CliError(ExitCode.Cluster, `${verb} ${op.resource}${where}: ${err.message}`, { cause: err });
     case 401:
       return new CliError(ExitCode.Cluster, `unauthorized: ${at.server} rejected the credentials of ${who} (context ${at.contextName})`, {
@@ -110,8 +116,8 @@ function forbidden(err: ApiError, op: Operation, who: string): CliError {
   });
 }
 
-export function crdMissing(cause?: unknown): CliError {
-  return new CliError(ExitCode.CrdMissing, `the Member CRD (${CRD_NAME}) is not installed in this cluster`, {
+export function crdMissing(crd: CrdRef, cause?: unknown): CliError {
+  return new CliError(ExitCode.CrdMissing, `the ${crd.kind} CRD (${crd.name}) is not installed in this cluster`, {
     hint: 'run `member-watch install-crd`',
     cause,
   });

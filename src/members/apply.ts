@@ -5,7 +5,7 @@ import { crdMissing, type Operation } from '../kube/errors.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import type { Crd } from './crd.js';
 import { type MemberDraft, memberManifest } from './manifest.js';
-import { CRD_NAME, CRD_PATH, FIELD_MANAGER, memberPath, membersPath, type MemberObject, RESOURCE } from './resource.js';
+import { CRD_NAME, CRD_PATH, FIELD_MANAGER, MEMBER_CRD, memberOp, memberPath, membersPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
@@ -59,7 +59,7 @@ export async function applyMember(kube: Kube, req: ApplyRequest): Promise<ApplyR
 }
 
 function op(verb: string, req: ApplyRequest): Operation {
-  return { verb, resource: RESOURCE, namespace: req.namespace };
+  return memberOp(verb, req.namespace);
 }
 
 async function read(kube: Kube, req: ApplyRequest): Promise<HeldMember | undefined> {
@@ -168,7 +168,7 @@ export async function checkCrdTakesMembers(kube: Kube, cutOff: AbortSignal): Pro
   try {
     crd = await kube.http.json<Partial<Crd>>({ method: 'GET', path: CRD_PATH, signal: cutOff });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) throw crdMissing(err);
+    if (err instanceof ApiError && err.status === 404) throw crdMissing(MEMBER_CRD, err);
     if (err instanceof ApiError && (err.status === 403 || err.status === 401)) return;
     throw kube.explain(err, { verb: 'get', resource: 'customresourcedefinitions.apiextensions.k8s.io' });
   }

@@ -7,7 +7,7 @@ import { ApiError } from '../kube/http.js';
 import { formatMs, pollUntil } from '../kube/poll.js';
 import { type Applied, serverSideApply } from '../kube/apply.js';
 import { packageRoot } from '../paths.js';
-import type { Change } from '../present/diff.js';
+import type { Change } from '../kube/diff.js';
 import type { SchemaNode } from './fit.js';
 import { CRD_PATH, FIELD_MANAGER, membersPath, type MemberList } from './resource.js';
 

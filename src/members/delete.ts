@@ -4,7 +4,7 @@ import { ApiError, type ApiRequest } from '../kube/http.js';
 import { pollUntil } from '../kube/poll.js';
 import { nameList } from '../present/objects.js';
 import { forEachMemberPage } from './pages.js';
-import { memberPath, type MemberObject, RESOURCE } from './resource.js';
+import { memberOp, memberPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
 
 /** A Member as a delete or a wait sees it: who holds it back. */
@@ -14,7 +14,7 @@ export type DeleteResult = { kind: 'deleted'; uid: string | undefined } | { kind
 
 /** Deletes one Member; a missing one is reported, not thrown, so the caller decides whether it matters. */
 export async function deleteMember(kube: Kube, namespace: string, name: string, cutOff: AbortSignal): Promise<DeleteResult> {
-  const op = { verb: 'delete', resource: RESOURCE, namespace };
+  const op = memberOp('delete', namespace);
   try {
     const answer = await kube.http.json<HeldMember | { kind?: string; status?: string }>({
       method: 'DELETE',
@@ -109,7 +109,7 @@ function describePending(pending: Map<string, { finalizers: string[] }>): string
 const CHECK_IDLE_MS = 5_000;
 
 async function getEach(kube: Kube, namespace: string, names: string[]): Promise<Map<string, HeldMember>> {
-  const op = { verb: 'get', resource: RESOURCE, namespace };
+  const op = memberOp('get', namespace);
   const found = await Promise.all(
     names.map(async (name) => {
       try {

@@ -1,9 +1,10 @@
 import { CliError, ExitCode } from '../errors.js';
 import type { Kube } from '../kube/client.js';
 import { ApiError } from '../kube/http.js';
+import type { Operation } from '../kube/errors.js';
 import { mapLimit } from '../kube/parallel.js';
 import { forEachMemberPage } from './pages.js';
-import { FINALIZER, memberPath, type MemberObject, RESOURCE } from './resource.js';
+import { FINALIZER, memberOp, memberPath, type MemberObject } from './resource.js';
 
 type HeldMember = MemberObject & { metadata: MemberObject['metadata'] & { finalizers?: string[] } };
 
@@ -91,12 +92,12 @@ type Outcome = 'released' | 'skipped' | { message: string };
 interface Target {
   kube: Kube;
   path: string;
-  op: { verb: string; resource: string; namespace: string };
+  op: Operation;
 }
 
 async function releaseOne(kube: Kube, listed: HeldMember): Promise<Outcome> {
   const namespace = listed.metadata.namespace ?? '';
-  const target = { kube, path: memberPath(namespace, listed.metadata.name), op: { verb: 'patch', resource: RESOURCE, namespace } };
+  const target = { kube, path: memberPath(namespace, listed.metadata.name), op: memberOp('patch', namespace) };
   let finalizers = listed.metadata.finalizers ?? [];
   for (let attempt = 1; ; attempt++) {
     const patch = removalPatch(finalizers);

@@ -1,6 +1,6 @@
 import type { Kube } from '../kube/client.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
-import { membersPath, type MemberList, type MemberObject, RESOURCE } from './resource.js';
+import { memberOp, membersPath, type MemberList, type MemberObject } from './resource.js';
 
 export const PAGE_SIZE = 500;
 
@@ -15,7 +15,7 @@ export async function forEachMemberPage(
   onPage: (members: MemberObject[]) => Promise<void> | void,
   request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'> = {},
 ): Promise<void> {
-  const op = { verb: 'list', resource: RESOURCE, namespace };
+  const op = memberOp('list', namespace);
   let token: string | undefined;
   for (;;) {
     let page: MemberList;

@@ -1,3 +1,5 @@
+import type { CrdRef, Operation } from '../kube/errors.js';
+
 /** The Member custom resource: the coordinates the Rust hello-world operator defined. */
 export const GROUP = 'helloworld.apimeister.com';
 export const VERSION = 'v1';
@@ -7,6 +9,12 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const FIELD_MANAGER = 'member-watch';
 export const RESOURCE = `${PLURAL}.${GROUP}`;
+export const MEMBER_CRD: CrdRef = { name: CRD_NAME, kind: KIND };
+
+/** A request on Members, for error messages: a 404 for the type itself means the Member CRD is not installed. */
+export function memberOp(verb: string, namespace?: string): Operation {
+  return { verb, resource: RESOURCE, namespace, crd: MEMBER_CRD };
+}
 /** Held by the operator from a member's welcome until its goodbye, so a deletion while no operator runs is still seen off. */
 export const FINALIZER = `${GROUP}/farewell`;
 

@@ -5,7 +5,7 @@ import type { Kube } from '../kube/client.js';
 import { crdMissing, isTransient } from '../kube/errors.js';
 import { ApiError, type Query } from '../kube/http.js';
 import { ListSplitter } from '../kube/list-splitter.js';
-import { membersPath, type MemberObject, RESOURCE } from '../members/resource.js';
+import { MEMBER_CRD, memberOp, membersPath, type MemberObject } from '../members/resource.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { decodeListMeta, decodeMember, decodeWatchLine, type ErrorStatus, excerpt, type ListMeta } from './decode.js';
 import type { MemberEvent, MemberState, WatcherStatus } from './events.js';
@@ -384,7 +384,7 @@ class MemberWatch<S extends MemberState> {
   private final(err: unknown): CliError {
     if (err instanceof ApiError && err.status === 400)
       return new CliError(ExitCode.Usage, `the API server rejected the watch: ${err.message}`, { hint: 'check -l and --field-selector' });
-    return this.kube.explain(err, { verb: 'watch', resource: RESOURCE, namespace: this.options.namespace });
+    return this.kube.explain(err, memberOp('watch', this.options.namespace));
   }
 
   private async retryLater(err: Error): Promise<void> {
@@ -398,7 +398,7 @@ class MemberWatch<S extends MemberState> {
 
   /** The resource type is not served: not installed yet, or deleted while we watched. */
   private async crdGone(): Promise<void> {
-    if (!this.served && !this.options.waitForCrd) throw crdMissing();
+    if (!this.served && !this.options.waitForCrd) throw crdMissing(MEMBER_CRD);
     const goodbyes = this.store.clear(now());
     if (this.telling) this.emitAll(goodbyes);
     this.resourceVersion = undefined;
