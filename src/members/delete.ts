@@ -2,7 +2,7 @@ import { type WriteFailure, writeFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import { pollUntil } from '../kube/poll.js';
-import { nameList } from '../present/objects.js';
+import { nameList } from './names.js';
 import { forEachMemberPage } from './pages.js';
 import { memberOp, memberPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';

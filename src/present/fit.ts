@@ -1,6 +1,7 @@
 import type { MemberMisfits } from '../members/check.js';
 import type { Holder } from '../members/finalizers.js';
 import { jsonType, type Misfit } from '../members/fit.js';
+import { nameList } from '../members/names.js';
 import { escapeControl } from './escape.js';
 
 const MAX_VALUE = 60;
@@ -46,9 +47,12 @@ function shown(value: unknown): string {
 
 /** `ns/a (x, y), ns/b (z)`, the first `limit` of them and how many more. */
 export function describeHolders(holders: Holder[], limit = 10): string {
-  const shownHolders = holders.slice(0, limit).map((h) => `${h.namespace}/${h.name} (${h.finalizers.join(', ')})`);
-  const more = holders.length > limit ? ` and ${holders.length - limit} more` : '';
-  return escapeControl(`${shownHolders.join(', ')}${more}`);
+  return escapeControl(
+    nameList(
+      holders.map((h) => `${h.namespace}/${h.name} (${h.finalizers.join(', ')})`),
+      limit,
+    ),
+  );
 }
 
 /** `1 member`, `2 members`. */

@@ -1,3 +1,4 @@
+import { nameList } from '../members/names.js';
 import { GROUP, PLURAL } from '../members/resource.js';
 
 export type ObjectFormat = 'name' | 'json' | 'yaml';
@@ -30,12 +31,6 @@ function withoutManagedFields(object: object): object {
   const rest = { ...metadata };
   delete rest.managedFields;
   return { ...object, metadata: rest };
-}
-
-/** Names for a message: all of a few, the first ten of many. */
-export function nameList(names: readonly string[], most = 10): string {
-  if (names.length <= most) return names.join(', ');
-  return `${names.slice(0, most).join(', ')} and ${names.length - most} more`;
 }
 
 /** What a command that changes the cluster did, member by member. */

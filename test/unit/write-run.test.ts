@@ -4,7 +4,8 @@ import { CliError, ExitCode } from '../../src/errors.js';
 import { failureLine, singleFailure, WriteRun } from '../../src/commands/write-run.js';
 import { mayHaveChanged, type WriteFailure, writeFailure } from '../../src/kube/apply.js';
 import { ApiError, NetworkError } from '../../src/kube/http.js';
-import { formatObjects, nameList, tallyText } from '../../src/present/objects.js';
+import { nameList } from '../../src/members/names.js';
+import { formatObjects, tallyText } from '../../src/present/objects.js';
 
 const forbidden: WriteFailure = { error: new CliError(ExitCode.Cluster, 'forbidden: nope'), mayHaveChanged: false, aboutTheObject: true };
 const unreachable: WriteFailure = {

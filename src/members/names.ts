@@ -1,0 +1,5 @@
+/** Names for a message: all of a few, the first ten of many. */
+export function nameList(names: readonly string[], most = 10): string {
+  if (names.length <= most) return names.join(', ');
+  return `${names.slice(0, most).join(', ')} and ${names.length - most} more`;
+}
