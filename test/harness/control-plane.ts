@@ -130,7 +130,8 @@ function logTail(file: string, lines = 40): string {
   return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
-function resolveAssets(): string {
+/** The folder of kube-apiserver, etcd and etcdctl: KUBEBUILDER_ASSETS, or what the shared installer unpacks. */
+export function resolveAssets(): string {
   const fromEnv = process.env['KUBEBUILDER_ASSETS'];
   if (fromEnv) return fromEnv;
   return installAssets();

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { clusterFor, type Cluster } from './cluster.js';
-import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { resolveAssets, startControlPlane, type ControlPlane } from './control-plane.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 let cp: ControlPlane;
@@ -57,6 +59,14 @@ function closedWithin(resp: IncomingMessage, ms: number): Promise<boolean> {
   });
 }
 
+/** The version the binary says it is (`Kubernetes v1.20.2`): the suite runs against whichever one it is given. */
+function binaryVersion(): string {
+  const said = execFileSync(join(resolveAssets(), 'kube-apiserver'), ['--version'], { encoding: 'utf8' });
+  const version = /v\d+\.\d+\.\d+\S*/.exec(said)?.[0];
+  assert.ok(version !== undefined, `kube-apiserver --version said ${said}`);
+  return version;
+}
+
 function loadKubeConfig(file: string, context?: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(file);
@@ -67,7 +77,7 @@ function loadKubeConfig(file: string, context?: string): KubeConfig {
 test('/version answers with the admin token', async () => {
   const reply = await get('/version', cp.adminToken);
   assert.equal(reply.status, 200);
-  assert.match((JSON.parse(reply.body) as { gitVersion: string }).gitVersion, /^v1\.20\./);
+  assert.equal((JSON.parse(reply.body) as { gitVersion: string }).gitVersion, binaryVersion());
 });
 
 test('the nobody token is forbidden to list namespaces', async () => {
@@ -96,7 +106,7 @@ test('the proxy forwards, cuts, refuses, blackholes and trickles', async (t) => 
   assert.equal(kc.getCurrentCluster()?.server, via);
   assert.equal(kc.getContextObject('admin')?.namespace, 'default');
   const version = await kc.makeApiClient(VersionApi).getCode();
-  assert.match(version.gitVersion, /^v1\.20\./);
+  assert.equal(version.gitVersion, binaryVersion());
   assert.ok(proxy.connections >= 1);
 
   const watch = await open(`${via}/api/v1/namespaces?watch=true`, cp.adminToken);
