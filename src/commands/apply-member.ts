@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { usageError } from '../errors.js';
+import { fileProblem, unreadableFile, usageError } from '../errors.js';
 import type { WriteFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { mapLimit, NOT_STARTED, type NotStarted } from '../kube/parallel.js';
@@ -116,7 +116,7 @@ async function readSource(filename: string, ctx: RunContext): Promise<string> {
   try {
     return filename === '-' ? await readStdin(ctx) : await readFile(filename, 'utf8');
   } catch (err) {
-    throw usageError(`cannot read ${filename === '-' ? 'stdin' : filename}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw usageError(filename === '-' ? `cannot read stdin: ${fileProblem(err)}` : unreadableFile(filename, err));
   }
 }
 

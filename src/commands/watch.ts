@@ -2,7 +2,7 @@ import { access, constants, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
@@ -193,7 +193,7 @@ async function clearReadyFile(path: string): Promise<void> {
   );
   if (!writable) throw usageError(`--ready-file ${path}: the folder ${folder} is not writable`);
   await rm(path, { force: true }).catch((err: NodeJS.ErrnoException) => {
-    throw usageError(`--ready-file ${path}: cannot remove what is there (${err.code ?? err.message})`, 'name a file, not a folder');
+    throw usageError(`--ready-file ${path}: cannot remove what is there: ${fileProblem(err)}`, 'name a file, not a folder');
   });
 }
 
@@ -240,7 +240,7 @@ class ReadyFile {
     const path = this.path;
     if (path === undefined || this.writing !== undefined) return;
     this.writing = writeFile(path, `${new Date().toISOString()}\n`).catch((err: NodeJS.ErrnoException) => {
-      this.failure = new CliError(ExitCode.Usage, `--ready-file ${path}: cannot write it (${err.code ?? err.message})`);
+      this.failure = new CliError(ExitCode.Usage, `--ready-file ${path}: cannot write it: ${fileProblem(err)}`);
       this.onFailure();
     });
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { usageError } from '../errors.js';
+import { unreadableFile, usageError } from '../errors.js';
 import type { ResolvedConfig, UserConfig } from './config.js';
 import { type ExecCredential, runExecPlugin } from './exec-plugin.js';
 
@@ -127,10 +127,7 @@ class TokenFile implements Source {
     try {
       token = readFileSync(this.file, 'utf8').trim();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw usageError(
-        `${this.field}: ${code === 'ENOENT' ? `file ${this.file} does not exist` : `cannot read ${this.file} (${code ?? String(err)})`}`,
-      );
+      throw usageError(`${this.field}: ${unreadableFile(this.file, err)}`);
     }
     if (token === '') throw usageError(`${this.field}: file ${this.file} is empty`);
     return token;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
 import type { ClusterConfig, ExecConfig } from './kubeconfig.js';
 import { keyPairProblem } from './tls.js';
 
@@ -106,7 +106,7 @@ function spawnError(err: NodeJS.ErrnoException, exec: ExecConfig, ctx: PluginCon
     });
   }
   if (err.code === 'EACCES') return new CliError(ExitCode.Usage, `${plugin} cannot be run: it is not executable`);
-  return new CliError(ExitCode.Usage, `${plugin} cannot be run: ${err.code ?? err.message}`);
+  return new CliError(ExitCode.Usage, `${plugin} cannot be run: ${fileProblem(err)}`);
 }
 
 function parseCredential(stdout: string, apiVersion: string, plugin: string): ExecCredential {

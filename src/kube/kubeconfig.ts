@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { usageError } from '../errors.js';
+import { fileProblem, usageError } from '../errors.js';
 
 /** A cluster entry of a kubeconfig, paths already made absolute. */
 export interface ClusterConfig {
@@ -74,7 +74,7 @@ export function readKubeconfig(file: string): Kubeconfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw usageError(`cannot read kubeconfig ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw usageError(`cannot read kubeconfig ${file}: ${fileProblem(err)}`, 'point --kubeconfig at a kubeconfig file');
   }
   if (text.trim() === '') throw usageError(`kubeconfig ${file} is empty`, 'point --kubeconfig at a kubeconfig file');
   let doc: unknown;

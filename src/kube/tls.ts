@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { usageError } from '../errors.js';
+import { unreadableFile, usageError } from '../errors.js';
 import type { ResolvedConfig } from './config.js';
 
 /** What the TLS connection needs, read and checked once, before any request. */
@@ -99,8 +99,7 @@ function readPem(file: string | undefined, data: string | undefined, field: stri
     try {
       return readFileSync(file, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw usageError(`${field}: ${code === 'ENOENT' ? `file ${file} does not exist` : `cannot read ${file} (${code ?? String(err)})`}`);
+      throw usageError(`${field}: ${unreadableFile(file, err)}`);
     }
   }
   return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;

@@ -253,9 +253,9 @@ test('files that are not Members, or not there, exit 2 and apply nothing', async
   assertRefused(badItem, 2, /list\.json document 1 item 2: member "bob": unknown field spec\.colour/, 'bad List item');
 
   const missing = await env.cli(['-n', ns, 'apply-member', '-f', join(env.cp.dir, 'no-such.yaml')]);
-  assertRefused(missing, 2, /^error: cannot read \S+no-such\.yaml: ENOENT$/, 'missing -f file');
+  assertRefused(missing, 2, /^error: file \S+no-such\.yaml does not exist$/, 'missing -f file');
   const directory = await env.cli(['-n', ns, 'apply-member', '-f', env.cp.dir]);
-  assertRefused(directory, 2, /^error: cannot read \S+: EISDIR$/, '-f of a directory');
+  assertRefused(directory, 2, /^error: cannot read \S+: it is a folder, not a file$/, '-f of a directory');
   const empty = await env.cli(['-n', ns, 'apply-member', '-f', writeScratch('empty.yaml', '---\n')]);
   assertRefused(empty, 2, /empty\.yaml holds no Members/, 'no documents');
 
