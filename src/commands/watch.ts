@@ -4,10 +4,11 @@ import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
+import { memberOp } from '../members/resource.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
 import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
-import type { WatchSink } from '../watcher/watcher.js';
+import type { WatchOptions, WatchSink } from '../watcher/watcher.js';
 import { type RunContext, runContext } from './context.js';
 import { collect, parseDuration, parsePositiveInt } from './parse.js';
 
@@ -55,9 +56,10 @@ export function watchCommand(): Command {
     )
     .option('--in-order', 'the --for conditions must hold in the order given')
     .addOption(
-      new Option('--timeout <duration>', 'stop after this long: exit 5 naming what is unmet (--for, --count), else exit 0').argParser(
-        parseDuration,
-      ),
+      new Option(
+        '--timeout <duration>',
+        'stop after this long: exit 5 naming what is unmet (--for, --count), else exit 0; 0 checks once',
+      ).argParser(parseDuration),
     )
     .addOption(new Option('--count <n>', 'exit 0 after N printed events').argParser(parsePositiveInt))
     .option('--ready-file <path>', 'create this file once existing members are listed and the watch is live (removed at start)')
@@ -114,27 +116,14 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   });
   const sink = new CommandSink(ctx, flags, { tracker, status, stopper, printer });
   try {
-    await watchMembers(
-      kube,
-      {
-        namespace,
-        labelSelector: flags.selector,
-        fieldSelector: flags.fieldSelector,
-        greetExisting: !flags.watchOnly,
-        waitForCrd: tracker.active || flags.timeout !== undefined,
-        watchTimeoutSeconds: Math.ceil(flags.watchTimeout / 1000),
-        pageSize: 500,
-        maxReconnects: flags.maxReconnects,
-      },
-      sink,
-      stopper.signal,
-    );
+    await watchMembers(kube, watchOptions(flags, namespace, tracker.active), sink, stopper.signal);
     // Goals met during the first list end the watch before it went live: a script waiting for the file must
     // still see it, or it waits for ever.
     if (stopper.reason === 'done') sink.ready.write();
     await sink.ready.settled();
   } catch (err) {
     if (!(err instanceof ReconnectsExhausted)) throw err;
+    if (err.attempts === 0) throw kube.explain(err.last, memberOp('watch', namespace));
     const { server, contextName } = kube.endpoint;
     throw new CliError(ExitCode.Cluster, `gave up after ${plural(err.attempts, 'reconnect')}: ${describeFailure(err.last)}`, {
       hint: `the API server is ${server} (context ${contextName})`,
@@ -149,13 +138,29 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   return exitCodeFor(stopper.reason, sink, flags);
 }
 
+function watchOptions(flags: WatchFlags, namespace: string | undefined, waitingForConditions: boolean): WatchOptions {
+  // --timeout 0 checks once, as `kubectl wait --timeout=0`: nothing is waited for, no failure retried.
+  const checkOnce = flags.timeout === 0;
+  return {
+    namespace,
+    labelSelector: flags.selector,
+    fieldSelector: flags.fieldSelector,
+    greetExisting: !flags.watchOnly,
+    waitForCrd: !checkOnce && (waitingForConditions || flags.timeout !== undefined),
+    watchTimeoutSeconds: Math.ceil(flags.watchTimeout / 1000),
+    pageSize: 500,
+    maxReconnects: checkOnce ? 0 : flags.maxReconnects,
+  };
+}
+
 function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: WatchFlags): number {
   if (reason === 'done') return ExitCode.Ok;
   if (reason === 'failed') throw sink.ready.failure;
   if (reason === 'timeout') {
     const pending = [...sink.pending(), ...sink.notStarted()];
     if (pending.length === 0) return ExitCode.Ok;
-    throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(flags.timeout ?? 0)}; still waiting for: ${pending.join(', ')}`);
+    const after = flags.timeout === 0 ? 'not met when checked once (--timeout 0)' : `timed out after ${formatMs(flags.timeout ?? 0)}`;
+    throw new CliError(ExitCode.Timeout, `${after}; still waiting for: ${pending.join(', ')}`);
   }
   if (sink.pending().length === 0) return ExitCode.Ok;
   return reason === 'SIGTERM' ? ExitCode.Terminated : ExitCode.Interrupted;
@@ -297,6 +302,8 @@ class CommandSink implements WatchSink {
     } else if (status.kind === 'reconnecting') {
       this.startingOn = 'the API server to answer';
     }
+    // Checked once: the first list has been told, and what it did not meet is unmet.
+    if (status.kind === 'live' && this.flags.timeout === 0) this.stopper.stop('timeout');
   }
 
   backpressure(): Promise<void> | undefined {

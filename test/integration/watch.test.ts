@@ -158,6 +158,37 @@ test('--for waits for conditions, --in-order for their order, --timeout names wh
   assert.equal(watched.stdout, 'welcome cid\n');
 });
 
+test('--timeout 0 checks once: what the existing members meet, else exit 5; no wait for the CRD or the server', async () => {
+  const ns = await env.cluster.createNamespace('once');
+  await env.createMember(ns, 'ann', 'blue');
+  const met = await env.cli(['-n', ns, 'watch', '--for', 'team:ann=blue', '--timeout', '0']);
+  assert.equal(met.code, 0, met.stderr);
+  assert.equal(met.stdout, 'welcome ann to the team blue\n');
+
+  const unmet = await env.cli(['-n', ns, 'watch', '--for', 'added:ann', '--for', 'added:bob', '--timeout', '0s']);
+  assert.equal(unmet.code, 5, unmet.stderr);
+  assert.match(unmet.stderr, /^error: not met when checked once \(--timeout 0\); still waiting for: added:bob$/m);
+  assert.equal(unmet.stdout, 'welcome ann to the team blue\n');
+
+  // Without goals it lists once, as `kubectl get` does.
+  const listed = await env.cli(['-n', ns, 'watch', '--timeout', '0', '-o', 'json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(
+    lines(listed.stdout).map((l) => (JSON.parse(l) as { name: string }).name),
+    ['ann'],
+  );
+
+  // Nothing to retry: an unreachable server is the failure itself, at once.
+  const unreachable = await env.cli(['-n', ns, 'watch', '--for', 'added:ann', '--timeout', '0'], {
+    kubeconfig: env.cp.kubeconfigFor({ server: 'https://127.0.0.1:1' }),
+  });
+  assert.equal(unreachable.code, 3, unreachable.stderr);
+  assert.match(
+    unreachable.stderr,
+    /^error: cannot reach the API server at https:\/\/127\.0\.0\.1:1 \(context admin\): connection refused$/m,
+  );
+});
+
 test('--ready-file: created when goals are met by the first list, removed when stale, refused in a missing folder', async () => {
   const ns = await env.cluster.createNamespace('ready');
   await env.createMember(ns, 'ann', 'blue');
@@ -369,6 +400,10 @@ test('with --for, a missing CRD is waited for; a hostile team is escaped', async
   const notStarted = await env.cli(['-n', ns, 'watch', '--timeout', '3s']);
   assert.equal(notStarted.code, 5, notStarted.stderr);
   assert.match(notStarted.stderr, /timed out after 3s; still waiting for: the Member CRD to be installed/);
+  // Checked once, there is nothing to wait for: the CRD is missing now.
+  const once = await env.cli(['-n', ns, 'watch', '--for', 'added:late', '--timeout', '0']);
+  assert.equal(once.code, 4, once.stderr);
+  assert.match(once.stderr, /member-watch install-crd/);
   // Polled again and again meanwhile; said once (stderr is not a terminal).
   assert.equal(watch.stderr().split('waiting for the Member CRD').length - 1, 1, watch.stderr());
   assert.equal((await env.cli(['install-crd'])).code, 0);
