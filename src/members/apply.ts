@@ -20,8 +20,6 @@ export interface ApplyRequest {
   cutOff: AbortSignal;
 }
 
-type HeldMember = MemberObject & { metadata: { finalizers?: string[] } };
-
 // A member that changes between each read and write this many times in a row is given up on.
 const ATTEMPTS = 5;
 
@@ -38,7 +36,7 @@ const ATTEMPTS = 5;
  */
 export async function applyMember(kube: Kube, req: ApplyRequest): Promise<ApplyResult> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    let current: HeldMember | undefined;
+    let current: MemberObject | undefined;
     try {
       current = await read(kube, req);
     } catch (err) {
@@ -62,11 +60,11 @@ function op(verb: string, req: ApplyRequest): Operation {
   return memberOp(verb, req.namespace);
 }
 
-async function read(kube: Kube, req: ApplyRequest): Promise<HeldMember | undefined> {
+async function read(kube: Kube, req: ApplyRequest): Promise<MemberObject | undefined> {
   const { name } = req.draft;
-  let member: HeldMember;
+  let member: MemberObject;
   try {
-    member = await kube.http.json<HeldMember>({ method: 'GET', path: memberPath(req.namespace, name), signal: req.cutOff });
+    member = await kube.http.json<MemberObject>({ method: 'GET', path: memberPath(req.namespace, name), signal: req.cutOff });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return undefined;
     throw err;
@@ -77,7 +75,7 @@ async function read(kube: Kube, req: ApplyRequest): Promise<HeldMember | undefin
   return member;
 }
 
-function beingDeleted(member: HeldMember): CliError {
+function beingDeleted(member: MemberObject): CliError {
   const finalizers = member.metadata.finalizers ?? [];
   const held = finalizers.length === 0 ? '' : ` (held by finalizer${finalizers.length > 1 ? 's' : ''} ${finalizers.join(', ')})`;
   return new CliError(ExitCode.Cluster, `member ${member.metadata.name} is being deleted${held}: it can be applied again once it is gone`, {
@@ -99,7 +97,7 @@ function creation(req: ApplyRequest): Write {
   };
 }
 
-function update(current: HeldMember, req: ApplyRequest): Write | undefined {
+function update(current: MemberObject, req: ApplyRequest): Write | undefined {
   const labels = labelsPatch(current.metadata.labels ?? {}, req.draft.labels ?? {});
   const teamChanges = (current.spec?.memberOf ?? undefined) !== req.draft.team;
   if (labels === undefined && !teamChanges) return undefined;

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CliError, ExitCode } from '../errors.js';
 import type { Kube } from '../kube/client.js';
 import type { Operation } from '../kube/errors.js';
 import { ApiError } from '../kube/http.js';
-import { formatMs, pollUntil } from '../kube/poll.js';
+import { pollUntil } from '../kube/poll.js';
 import { type Applied, serverSideApply } from '../kube/apply.js';
 import { packageRoot } from '../paths.js';
 import type { Change } from '../kube/diff.js';
@@ -94,14 +93,7 @@ export class Deadline {
   }
 
   async poll(what: string, done: () => Promise<boolean>): Promise<void> {
-    try {
-      await pollUntil(what, done, Math.max(0, this.end - Date.now()));
-    } catch (err) {
-      if (err instanceof CliError && err.exitCode === ExitCode.Timeout) {
-        throw new CliError(ExitCode.Timeout, `timed out after ${formatMs(this.totalMs)} waiting for ${what}`);
-      }
-      throw err;
-    }
+    await pollUntil(what, done, Math.max(0, this.end - Date.now()), { limitMs: this.totalMs });
   }
 }
 

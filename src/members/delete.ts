@@ -7,16 +7,13 @@ import { forEachMemberPage } from './pages.js';
 import { memberOp, memberPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
 
-/** A Member as a delete or a wait sees it: who holds it back. */
-type HeldMember = MemberObject & { metadata: { finalizers?: string[] } };
-
 export type DeleteResult = { kind: 'deleted'; uid: string | undefined } | { kind: 'not found' } | ({ kind: 'failed' } & WriteFailure);
 
 /** Deletes one Member; a missing one is reported, not thrown, so the caller decides whether it matters. */
 export async function deleteMember(kube: Kube, namespace: string, name: string, cutOff: AbortSignal): Promise<DeleteResult> {
   const op = memberOp('delete', namespace);
   try {
-    const answer = await kube.http.json<HeldMember | { kind?: string; status?: string }>({
+    const answer = await kube.http.json<MemberObject | { kind?: string; status?: string }>({
       method: 'DELETE',
       path: memberPath(namespace, name),
       signal: cutOff,
@@ -43,17 +40,17 @@ export async function memberNames(kube: Kube, namespace: string, cutOff: AbortSi
   return [...new Set((await listMembers(kube, namespace, { signal: cutOff })).map((m) => m.metadata.name))];
 }
 
-async function listMembers(kube: Kube, namespace: string, request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'>): Promise<HeldMember[]> {
-  const members: HeldMember[] = [];
+async function listMembers(kube: Kube, namespace: string, request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'>): Promise<MemberObject[]> {
+  const members: MemberObject[] = [];
   await forEachMemberPage(
     kube,
     namespace,
     (page) => {
       if (!Array.isArray(page)) throw notAMember('list', '(all)', 'the answer has no items');
       for (const item of page as unknown[]) {
-        if (typeof (item as HeldMember | undefined)?.metadata?.name !== 'string')
+        if (typeof (item as MemberObject | undefined)?.metadata?.name !== 'string')
           throw notAMember('list', '(all)', 'an item has no metadata.name');
-        members.push(item as HeldMember);
+        members.push(item as MemberObject);
       }
     },
     request,
@@ -108,12 +105,12 @@ function describePending(pending: Map<string, { finalizers: string[] }>): string
 // A check started at the deadline may take this long on a server that stopped answering, and no longer.
 const CHECK_IDLE_MS = 5_000;
 
-async function getEach(kube: Kube, namespace: string, names: string[]): Promise<Map<string, HeldMember>> {
+async function getEach(kube: Kube, namespace: string, names: string[]): Promise<Map<string, MemberObject>> {
   const op = memberOp('get', namespace);
   const found = await Promise.all(
     names.map(async (name) => {
       try {
-        return await kube.http.json<HeldMember>({ method: 'GET', path: memberPath(namespace, name), idleTimeoutMs: CHECK_IDLE_MS });
+        return await kube.http.json<MemberObject>({ method: 'GET', path: memberPath(namespace, name), idleTimeoutMs: CHECK_IDLE_MS });
       } catch (err) {
         if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return undefined;
         throw kube.explain(err, op);
@@ -123,7 +120,7 @@ async function getEach(kube: Kube, namespace: string, names: string[]): Promise<
   return new Map(found.flatMap((m) => (m?.metadata?.name === undefined ? [] : [[m.metadata.name, m]])));
 }
 
-async function listAll(kube: Kube, namespace: string): Promise<Map<string, HeldMember>> {
+async function listAll(kube: Kube, namespace: string): Promise<Map<string, MemberObject>> {
   const members = await listMembers(kube, namespace, { idleTimeoutMs: CHECK_IDLE_MS });
   return new Map(members.map((m) => [m.metadata.name, m]));
 }

@@ -6,8 +6,6 @@ import { mapLimit } from '../kube/parallel.js';
 import { forEachMemberPage } from './pages.js';
 import { FINALIZER, memberOp, memberPath, type MemberObject } from './resource.js';
 
-type HeldMember = MemberObject & { metadata: MemberObject['metadata'] & { finalizers?: string[] } };
-
 export interface MemberRef {
   namespace: string;
   name: string;
@@ -46,23 +44,29 @@ const MAX_ATTEMPTS = 5;
 export async function releaseFinalizers(kube: Kube, options: ReleaseOptions = {}): Promise<ReleaseReport> {
   const report: ReleaseReport = { released: 0, skipped: 0, failed: [] };
   await forEachHeldPage(kube, options.namespace, async (members) => {
-    const holding = (members as HeldMember[]).filter((m) => (m.metadata.finalizers ?? []).includes(FINALIZER));
+    const holding = members.filter((m) => (m.metadata.finalizers ?? []).includes(FINALIZER));
     // After an error, no new patch starts, and the ones under way are counted before it is thrown.
     let fatal: { error: unknown } | undefined;
-    await mapLimit(holding, CONCURRENCY, async (member) => {
-      if (fatal !== undefined) return;
-      try {
-        tally(report, options, member, await releaseOne(kube, member));
-      } catch (error) {
-        fatal ??= { error };
-      }
-    });
+    const stop = new AbortController();
+    await mapLimit(
+      holding,
+      CONCURRENCY,
+      async (member) => {
+        try {
+          tally(report, options, member, await releaseOne(kube, member));
+        } catch (error) {
+          fatal ??= { error };
+          stop.abort();
+        }
+      },
+      stop.signal,
+    );
     if (fatal !== undefined) throw fatal.error;
   });
   return report;
 }
 
-function tally(report: ReleaseReport, options: ReleaseOptions, member: HeldMember, outcome: Outcome): void {
+function tally(report: ReleaseReport, options: ReleaseOptions, member: MemberObject, outcome: Outcome): void {
   const ref = { namespace: member.metadata.namespace ?? '', name: member.metadata.name };
   if (outcome === 'released') {
     report.released += 1;
@@ -95,7 +99,7 @@ interface Target {
   op: Operation;
 }
 
-async function releaseOne(kube: Kube, listed: HeldMember): Promise<Outcome> {
+async function releaseOne(kube: Kube, listed: MemberObject): Promise<Outcome> {
   const namespace = listed.metadata.namespace ?? '';
   const target = { kube, path: memberPath(namespace, listed.metadata.name), op: memberOp('patch', namespace) };
   let finalizers = listed.metadata.finalizers ?? [];
@@ -118,7 +122,7 @@ async function afterRefusal(target: Target, err: unknown, last: boolean, tried: 
   if (err instanceof ApiError && err.status === 404) return 'skipped';
   // 422 is a failed test (the finalizers moved) or an update the API server refuses; 409 a conflict.
   if (!(err instanceof ApiError && (err.status === 409 || err.status === 422)) || last) throw target.kube.explain(err, target.op);
-  const current = await target.kube.find<HeldMember>({ ...target.op, verb: 'get' }, target.path);
+  const current = await target.kube.find<MemberObject>({ ...target.op, verb: 'get' }, target.path);
   if (current === undefined) return 'skipped';
   const now = current.metadata.finalizers ?? [];
   // The same finalizers as before: the test held, so the API server refused the update itself.
@@ -143,7 +147,7 @@ export async function finalizerHolders(kube: Kube, namespace?: string): Promise<
   // Keyed by namespace and name: a listing that starts over shows members again.
   const holders = new Map<string, Holder>();
   await forEachHeldPage(kube, namespace, (members) => {
-    for (const m of members as HeldMember[]) {
+    for (const m of members) {
       const ref = { namespace: m.metadata.namespace ?? '', name: m.metadata.name };
       const finalizers = m.metadata.finalizers ?? [];
       if (finalizers.length > 0) holders.set(`${ref.namespace}/${ref.name}`, { ...ref, finalizers });
