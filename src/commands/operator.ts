@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { usageError } from '../errors.js';
 import type { Kube } from '../kube/client.js';
+import { namespaceProblem } from '../kube/namespace.js';
 import { nameProblem } from '../members/validate.js';
 import type { BindAddress } from '../operator/endpoints.js';
 import type { LeaderElectionConfig } from '../operator/leader.js';
@@ -122,18 +123,14 @@ function parseBindAddress(text: string): BindAddress | false {
 
 /** Loaded once flags are read: --help never loads the operator, its client code or prom-client. */
 async function loadOperator(): Promise<
-  typeof import('../operator/operator.js') &
-    typeof import('../operator/leader.js') &
-    typeof import('../present/operator-log.js') &
-    typeof import('../kube/config.js')
+  typeof import('../operator/operator.js') & typeof import('../operator/leader.js') & typeof import('../present/operator-log.js')
 > {
-  const [operator, leader, log, config] = await Promise.all([
+  const [operator, leader, log] = await Promise.all([
     import('../operator/operator.js'),
     import('../operator/leader.js'),
     import('../present/operator-log.js'),
-    import('../kube/config.js'),
   ]);
-  return { ...operator, ...leader, ...log, ...config };
+  return { ...operator, ...leader, ...log };
 }
 
 type Modules = Awaited<ReturnType<typeof loadOperator>>;
@@ -142,7 +139,7 @@ type Modules = Awaited<ReturnType<typeof loadOperator>>;
 function operatorOptions(flags: OperatorFlags, kube: Kube, namespaceFlag: string | undefined, modules: Modules): OperatorOptions {
   if (flags.watchTimeout < 1000) throw usageError('--watch-timeout must be at least 1s');
   const namespace = flags.watchNamespace ?? namespaceFlag;
-  checkNamespace('--watch-namespace', flags.watchNamespace, modules);
+  checkNamespace('--watch-namespace', flags.watchNamespace);
   const identity = modules.defaultIdentity();
   return {
     namespace,
@@ -166,7 +163,7 @@ function leaderElection(flags: OperatorFlags, kube: Kube, identity: string, modu
     renewDeadlineMs: flags.leaderElectRenewDeadline,
     retryPeriodMs: flags.leaderElectRetryPeriod,
   };
-  checkNamespace('--leader-election-namespace', config.namespace, modules);
+  checkNamespace('--leader-election-namespace', config.namespace);
   const badName = nameProblem(config.name);
   if (badName !== undefined) throw usageError(`invalid --leader-election-id ${JSON.stringify(config.name)}: ${badName}`);
   const problem = modules.leaderElectionProblem(config);
@@ -174,8 +171,7 @@ function leaderElection(flags: OperatorFlags, kube: Kube, identity: string, modu
   return config;
 }
 
-function checkNamespace(flag: string, namespace: string | undefined, modules: Modules): void {
-  if (namespace !== undefined && !modules.NAMESPACE.test(namespace)) {
-    throw usageError(`invalid ${flag} ${JSON.stringify(namespace)}: a namespace is at most 63 lowercase letters, digits and "-"`);
-  }
+function checkNamespace(flag: string, namespace: string | undefined): void {
+  const invalid = namespace === undefined ? undefined : namespaceProblem(namespace);
+  if (invalid !== undefined) throw usageError(`invalid ${flag} ${JSON.stringify(namespace)}: ${invalid}`);
 }

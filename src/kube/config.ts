@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { type ClusterConfig, type ContextConfig, type Kubeconfig, readKubeconfig, type UserConfig } from './kubeconfig.js';
+import { namespaceProblem } from './namespace.js';
 
 export type { ClusterConfig, UserConfig } from './kubeconfig.js';
 
@@ -43,13 +44,10 @@ export function resolveConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   const user = context.user === undefined ? null : (config.users.find((u) => u.name === context.user) ?? null);
   if (context.user && !user) throw usageError(`context "${context.name}" in ${source} names user "${context.user}", which is not defined`);
   const namespace = flags.namespace ?? context.namespace ?? 'default';
-  if (!NAMESPACE.test(namespace)) {
-    throw usageError(`invalid namespace ${JSON.stringify(namespace)}: a namespace is at most 63 lowercase letters, digits and "-"`);
-  }
+  const invalid = namespaceProblem(namespace);
+  if (invalid !== undefined) throw usageError(`invalid namespace ${JSON.stringify(namespace)}: ${invalid}`);
   return { contextName: context.name, cluster: { ...cluster, server }, user, namespace, contextNamespace: context.namespace, source };
 }
-
-export const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function pickContext(config: Kubeconfig, name: string | undefined, fromFlag: boolean, source: string): ContextConfig {
   const context = name === undefined ? undefined : config.contexts.find((c) => c.name === name);

@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { namespaceProblem } from '../kube/namespace.js';
 import { YamlScalar } from './yaml-scalar.js';
 import { API_VERSION, KIND, type MemberObject } from './resource.js';
 import { labelProblem, nameProblem, teamProblem } from './validate.js';
@@ -89,7 +90,7 @@ function memberDraft(doc: Record<string, unknown>): MemberDraft | string {
   // A null is an absent field, as kubectl reads it.
   const namespace = metadata.namespace ?? undefined;
   const labels = metadata.labels ?? undefined;
-  const problem = nameProblem(name) ?? namespaceProblem(namespace) ?? labelsProblem(labels) ?? specProblem(doc.spec);
+  const problem = nameProblem(name) ?? namespaceFieldProblem(namespace) ?? labelsProblem(labels) ?? specProblem(doc.spec);
   if (problem !== undefined) return `member ${JSON.stringify(name)}: ${problem}`;
   return { name, namespace: namespace as string | undefined, team: teamOf(doc.spec), labels: labels as Record<string, string> | undefined };
 }
@@ -103,12 +104,10 @@ function optionalMapping(field: string, value: unknown): Record<string, unknown>
   return isRecord(value) ? value : `${field} must be a mapping, found ${describe(value)}`;
 }
 
-function namespaceProblem(namespace: unknown): string | undefined {
+function namespaceFieldProblem(namespace: unknown): string | undefined {
   if (namespace === undefined) return undefined;
   if (typeof namespace !== 'string') return wrongType('metadata.namespace', namespace);
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
-    return `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace name`;
-  }
+  if (namespaceProblem(namespace) !== undefined) return `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace name`;
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { namespaceProblem } from '../kube/namespace.js';
 import { nameProblem } from '../members/validate.js';
 import type { MemberEvent } from './events.js';
 
@@ -32,7 +33,7 @@ export function checkConditionScope(conditions: readonly Condition[], namespace:
     const slash = condition.name.indexOf('/');
     const name = condition.name.slice(slash + 1);
     const ns = slash < 0 ? undefined : condition.name.slice(0, slash);
-    const invalid = nameProblem(name) ?? (ns === undefined ? undefined : nameProblem(ns));
+    const invalid = nameProblem(name) ?? (ns === undefined ? undefined : namespaceProblem(ns));
     if (invalid !== undefined) throw usageError(`--for ${condition.text} can never be met: ${invalid}`);
     const refusal = scopeRefusal(condition, { ns, name }, namespace, suggested);
     if (refusal !== undefined) throw usageError(refusal.message, refusal.hint);

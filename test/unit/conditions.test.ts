@@ -83,5 +83,8 @@ test('conditions that could never match the watch are refused, with the spelling
 
   assert.match(refused(['added:Ann'], 'crew').message, /can never be met: a name must consist of lowercase/);
   assert.match(refused(['added:a/b/c'], undefined).message, /can never be met/);
-  assert.match(refused(['added:/ann'], undefined).message, /can never be met: a name must not be empty/);
+  assert.match(refused(['added:/ann'], undefined).message, /can never be met: a namespace must not be empty/);
+  // A namespace is a label, not a name: no dots, at most 63 characters.
+  assert.match(refused(['added:team.a/ann'], undefined).message, /can never be met: a namespace is at most 63 lowercase/);
+  assert.match(refused([`deleted:${'n'.repeat(64)}/ann`], undefined).message, /can never be met: a namespace is at most 63/);
 });
