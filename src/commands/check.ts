@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.js';
+import { members } from '../members/names.js';
 import { runContext } from './context.js';
 
 export function checkCommand(): Command {
@@ -40,11 +41,11 @@ Examples:
       for (const line of fit.misfitLines(report.misfits)) ctx.term.result(line);
       const where = namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`;
       if (report.misfits.length === 0) {
-        ctx.term.notice(`${fit.members(report.checked)} checked ${where}: every one fits the schema`);
+        ctx.term.notice(`${members(report.checked)} checked ${where}: every one fits the schema`);
         return;
       }
       const verb = report.misfits.length === 1 ? 'does' : 'do';
-      throw new CliError(ExitCode.Usage, `${report.misfits.length} of ${fit.members(report.checked)} ${where} ${verb} not fit the schema`, {
+      throw new CliError(ExitCode.Usage, `${report.misfits.length} of ${members(report.checked)} ${where} ${verb} not fit the schema`, {
         hint: fit.fixHint(migrated),
       });
     });

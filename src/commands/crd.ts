@@ -4,6 +4,7 @@ import type { Kube } from '../kube/client.js';
 import type { CheckReport } from '../members/check.js';
 import type { Crd, Deadline } from '../members/crd.js';
 import type { SchemaNode } from '../members/fit.js';
+import { members } from '../members/names.js';
 import { CRD_NAME, FINALIZER } from '../members/resource.js';
 import { type RunContext, runContext } from './context.js';
 import { parseDuration } from './parse.js';
@@ -109,7 +110,7 @@ async function waitUntilServed(run: Install, outcome: string): Promise<void> {
  */
 async function checkMembersFirst(run: Install): Promise<void> {
   const { ctx, crd, manifest, options } = run;
-  const { misfitLines, fixHint, members } = await import('../present/fit.js');
+  const { misfitLines, fixHint } = await import('../present/fit.js');
   const schema = crd.storageSchema(manifest);
   if (schema === undefined) throw new CliError(ExitCode.Internal, `${crd.CRD_FILE} has no schema for its storage version`);
   const progress = await ctx.term.progress('checking every Member against the new schema');
@@ -158,7 +159,7 @@ async function reportTerminating(run: Install): Promise<void> {
 async function explainStuckDeletion(kube: Kube, err: unknown): Promise<unknown> {
   if (!(err instanceof CliError && err.exitCode === ExitCode.Timeout)) return err;
   const { finalizerHolders } = await import('../members/finalizers.js');
-  const { describeHolders, members } = await import('../present/fit.js');
+  const { describeHolders } = await import('../present/fit.js');
   const holders = await finalizerHolders(kube);
   if (holders.length === 0) {
     return new CliError(
@@ -240,7 +241,7 @@ Example:
  * (at most every RELEASE_EVERY_MS), for a finalizer that an operator added before it saw the CRD go.
  */
 async function finalizerReleaser(ctx: RunContext, kube: Kube): Promise<() => Promise<void>> {
-  const [{ releaseFinalizers }, { members }] = await Promise.all([import('../members/finalizers.js'), import('../present/fit.js')]);
+  const { releaseFinalizers } = await import('../members/finalizers.js');
   const warned = new Set<string>();
   let last = Number.NEGATIVE_INFINITY;
   return async () => {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { CliError, ExitCode } from '../errors.js';
+import { members } from '../members/names.js';
 import { FINALIZER } from '../members/resource.js';
 import { runContext } from './context.js';
 
@@ -19,7 +20,7 @@ Examples:
     .action(async (_options: unknown, cmd: Command) => {
       const ctx = runContext(cmd);
       const kube = await ctx.kube();
-      const [{ releaseFinalizers }, { members }] = await Promise.all([import('../members/finalizers.js'), import('../present/fit.js')]);
+      const { releaseFinalizers } = await import('../members/finalizers.js');
       let released = 0;
       try {
         const report = await releaseFinalizers(kube, { namespace: ctx.namespaceFlag, onReleased: () => (released += 1) });

@@ -158,7 +158,7 @@ export function toApiError(res: { statusCode?: number | undefined; headers: Inco
   const body = parsed?.kind === 'Status' ? parsed : undefined;
   // The API server itself answers some errors in plain text (`404 page not found` for an API group it does not
   // serve); an HTML page or JSON of another shape comes from something else.
-  const foreign = body === undefined && (isHtml(res, text) || parseObject(text) !== undefined);
+  const foreign = body === undefined && (isHtml(res, text) || parsed !== undefined);
   if (foreign && status !== 429 && status < 500) return new UnexpectedAnswer('NOT_KUBERNETES', describeBody(res, text, status));
   return new ApiError({ status, ...statusFields(body, text, status), retryAfterSeconds: retryAfter(res.headers['retry-after']), verb });
 }

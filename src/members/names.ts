@@ -3,3 +3,8 @@ export function nameList(names: readonly string[], most = 10): string {
   if (names.length <= most) return names.join(', ');
   return `${names.slice(0, most).join(', ')} and ${names.length - most} more`;
 }
+
+/** `1 member`, `2 members`. */
+export function members(count: number): string {
+  return `${count} member${count === 1 ? '' : 's'}`;
+}

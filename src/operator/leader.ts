@@ -18,8 +18,6 @@ export interface LeaderElectionConfig {
   retryPeriodMs: number;
 }
 
-export const LEADER_ELECTION_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
-
 /** The reason stoppedLeading() gives after a clean release. */
 export const RELEASED = 'released the lease';
 

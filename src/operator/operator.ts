@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kube } from '../kube/client.js';
+import { members } from '../members/names.js';
 import { announcementText, type OperatorLog } from '../present/operator-log.js';
 import { makeChalk } from '../present/style.js';
 import { describeFailure, RELISTING, WAITING_FOR_CRD } from '../present/watch-notices.js';
@@ -184,7 +185,7 @@ class Operator {
   private watcherStatus(status: WatcherStatus): void {
     switch (status.kind) {
       case 'listed':
-        return this.log.info(`listed ${status.members} member${status.members === 1 ? '' : 's'}`, { event: 'Listed' });
+        return this.log.info(`listed ${members(status.members)}`, { event: 'Listed' });
       case 'live':
         if (!status.first) return this.log.info('the watch is live again', { event: 'Reconnected' });
         this.synced = true;

@@ -55,11 +55,6 @@ export function describeHolders(holders: Holder[], limit = 10): string {
   );
 }
 
-/** `1 member`, `2 members`. */
-export function members(count: number): string {
-  return `${count} member${count === 1 ? '' : 's'}`;
-}
-
 /**
  * How to mend a member that does not fit. Before the schema is installed, server-side apply (apply-member) can
  * set any team; once it is, the API server (1.20 tested) refuses to server-side apply to a member whose stored

@@ -1,4 +1,4 @@
-import { nameList } from '../members/names.js';
+import { members, nameList } from '../members/names.js';
 import { GROUP, PLURAL } from '../members/resource.js';
 
 export type ObjectFormat = 'name' | 'json' | 'yaml';
@@ -45,7 +45,7 @@ export interface WriteTally {
 /** `applied 7 of 10 members; not applied: a, b, c; unknown (cut off in flight, may have been applied): d` */
 export function tallyText(verb: 'applied' | 'deleted', tally: WriteTally): string {
   const total = tally.done.length + tally.notDone.length + tally.unknown.length;
-  const parts = [`${verb} ${tally.done.length} of ${total} member${total === 1 ? '' : 's'}`];
+  const parts = [`${verb} ${tally.done.length} of ${members(total)}`];
   if (tally.notDone.length > 0) parts.push(`not ${verb}: ${nameList(tally.notDone)}`);
   if (tally.unknown.length > 0) parts.push(`unknown (cut off in flight, may have been ${verb}): ${nameList(tally.unknown)}`);
   return parts.join('; ');
