@@ -4,6 +4,7 @@ import type { Kube } from '../kube/client.js';
 import { crdMissing, type Operation } from '../kube/errors.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import type { Crd } from './crd.js';
+import { heldBy } from './names.js';
 import { type MemberDraft, memberManifest } from './manifest.js';
 import { CRD_NAME, CRD_PATH, FIELD_MANAGER, MEMBER_CRD, memberOp, memberPath, membersPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
@@ -76,8 +77,7 @@ async function read(kube: Kube, req: ApplyRequest): Promise<MemberObject | undef
 }
 
 function beingDeleted(member: MemberObject): CliError {
-  const finalizers = member.metadata.finalizers ?? [];
-  const held = finalizers.length === 0 ? '' : ` (held by finalizer${finalizers.length > 1 ? 's' : ''} ${finalizers.join(', ')})`;
+  const held = heldBy(member.metadata.finalizers ?? []);
   return new CliError(ExitCode.Cluster, `member ${member.metadata.name} is being deleted${held}: it can be applied again once it is gone`, {
     hint: `wait for it with \`member-watch delete-member ${member.metadata.name} --wait\``,
   });

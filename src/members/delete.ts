@@ -2,7 +2,7 @@ import { type WriteFailure, writeFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import { pollUntil } from '../kube/poll.js';
-import { nameList } from './names.js';
+import { heldBy, nameList } from './names.js';
 import { forEachMemberPage } from './pages.js';
 import { memberOp, memberPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
@@ -96,10 +96,7 @@ export async function waitUntilGone(
 }
 
 function describePending(pending: Map<string, { finalizers: string[] }>): string {
-  const held = [...pending].map(([name, { finalizers }]) =>
-    finalizers.length === 0 ? name : `${name} (held by finalizer${finalizers.length > 1 ? 's' : ''} ${finalizers.join(', ')})`,
-  );
-  return nameList(held);
+  return nameList([...pending].map(([name, { finalizers }]) => `${name}${heldBy(finalizers)}`));
 }
 
 // A check started at the deadline may take this long on a server that stopped answering, and no longer.

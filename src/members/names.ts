@@ -8,3 +8,8 @@ export function nameList(names: readonly string[], most = 10): string {
 export function members(count: number): string {
   return `${count} member${count === 1 ? '' : 's'}`;
 }
+
+/** ` (held by finalizer x)`, ` (held by finalizers x, y)`, or nothing when none holds it. */
+export function heldBy(finalizers: readonly string[]): string {
+  return finalizers.length === 0 ? '' : ` (held by finalizer${finalizers.length > 1 ? 's' : ''} ${finalizers.join(', ')})`;
+}

@@ -5,7 +5,7 @@ import type { Kube } from '../kube/client.js';
 import { members } from '../members/names.js';
 import { announcementText, type OperatorLog } from '../present/operator-log.js';
 import { makeChalk } from '../present/style.js';
-import { describeFailure, RELISTING, WAITING_FOR_CRD } from '../present/watch-notices.js';
+import { describeFailure, RELISTING, skippedText, WAITING_FOR_CRD } from '../present/watch-notices.js';
 import type { WatcherStatus } from '../watcher/events.js';
 import { MemberStore } from '../watcher/store.js';
 import { watchProjected } from '../watcher/watcher.js';
@@ -207,7 +207,7 @@ class Operator {
       case 'waiting-for-crd':
         return this.log.warn(WAITING_FOR_CRD, { event: 'WaitingForCRD' });
       case 'skipped':
-        return this.log.warn(`skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`, { event: 'Skipped' });
+        return this.log.warn(skippedText(status), { event: 'Skipped' });
       case 'connecting':
         return undefined;
     }

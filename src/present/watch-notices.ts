@@ -1,4 +1,5 @@
 import { ApiError, NetworkError } from '../kube/http.js';
+import type { WatcherStatus } from '../watcher/events.js';
 import { ClosedAtOnce } from '../watcher/watcher.js';
 
 /** What a response stream cut mid-answer raises ("aborted", "read ECONNRESET"), in words. */
@@ -37,3 +38,8 @@ export function formatDelay(ms: number): string {
 
 export const RELISTING = 'the API server no longer has the history to resume from: listing again to catch up';
 export const WAITING_FOR_CRD = 'waiting for the Member CRD to be installed (member-watch install-crd)';
+
+/** Something the API server sent that is not a readable member or watch event, and was skipped. */
+export function skippedText(status: Extract<WatcherStatus, { kind: 'skipped' }>): string {
+  return `skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`;
+}

@@ -2,7 +2,7 @@ import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import { escapeControl } from './escape.js';
 import { formatEventJson } from './event-json.js';
 import { formatEventText, isQuietUpdate } from './event-text.js';
-import { describeFailure, formatDelay, RELISTING, WAITING_FOR_CRD } from './watch-notices.js';
+import { describeFailure, formatDelay, RELISTING, skippedText, WAITING_FOR_CRD } from './watch-notices.js';
 import type { Progress, Terminal } from './terminal.js';
 
 export interface EventPrinterOptions {
@@ -94,7 +94,7 @@ export class StatusReporter {
       case 'listed':
         return this.listed(status.members);
       case 'skipped':
-        return this.term.warn(escapeControl(`skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`));
+        return this.term.warn(escapeControl(skippedText(status)));
       case 'live':
         return this.live(status.first);
       default:
