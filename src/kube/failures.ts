@@ -193,7 +193,7 @@ export function kubernetesObject(res: { statusCode?: number | undefined; headers
   return value;
 }
 
-export function isKubernetesObject(value: unknown): value is { kind: string; apiVersion: string } {
+function isKubernetesObject(value: unknown): value is { kind: string; apiVersion: string } {
   const v = value as { kind?: unknown; apiVersion?: unknown } | null;
   return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.kind === 'string' && typeof v.apiVersion === 'string';
 }
@@ -224,7 +224,7 @@ function isHtml(res: { headers: IncomingHttpHeaders }, text: string): boolean {
 
 const WORDS = 80;
 
-export function firstWords(text: string): string {
+function firstWords(text: string): string {
   const words = text.replace(/\s+/g, ' ').trim();
   return words.length > WORDS ? `${words.slice(0, WORDS)}…` : words;
 }

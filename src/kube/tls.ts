@@ -115,7 +115,7 @@ function checkAccepted(material: TlsMaterial, what: string): void {
 }
 
 /** `error:0480006C:PEM routines::no start line` → `no start line`. */
-export function plainOpenSslMessage(err: unknown): string {
+function plainOpenSslMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.replace(/^error:[0-9A-Fa-f]+:[^:]*:[^:]*:/, '').trim() || message;
 }

@@ -26,7 +26,7 @@ const UINT64_MAX = 2n ** 64n - 1n;
 type GoNumber = { kind: 'int' | 'float'; value: number };
 
 /** The number go-yaml v2 makes of a plain scalar, or undefined when it stays a string. */
-export function goYamlNumber(text: string): GoNumber | undefined {
+function goYamlNumber(text: string): GoNumber | undefined {
   const special = SPECIAL_FLOATS.get(text);
   if (special !== undefined) return { kind: 'float', value: special };
   if (text.startsWith('.')) return DOT_FLOAT.test(text) ? { kind: 'float', value: Number(text.replaceAll('_', '')) } : undefined;
@@ -81,7 +81,7 @@ const mergeType = new yaml.Type('tag:yaml.org,2002:merge', {
 });
 
 /** A js-yaml schema that reads plain scalars as kubectl does. */
-export const KUBECTL_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
+const KUBECTL_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
   implicit: [nullType, boolType, numberType('int'), numberType('float'), mergeType],
 });
 

@@ -2,7 +2,7 @@ import type { Kube } from '../kube/client.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import { memberOp, membersPath, type MemberList, type MemberObject } from './resource.js';
 
-export const PAGE_SIZE = 500;
+const PAGE_SIZE = 500;
 
 /**
  * Every Member (in one namespace, or all), `PAGE_SIZE` at a time, so that a large cluster is never held whole.

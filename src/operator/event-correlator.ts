@@ -7,9 +7,9 @@
  * starts a new object, as with client-go.
  */
 
-export const CACHE_ENTRIES = 4096;
+const CACHE_ENTRIES = 4096;
 export const AGGREGATE_MAX = 10;
-export const AGGREGATE_WINDOW_MS = 600_000;
+const AGGREGATE_WINDOW_MS = 600_000;
 export const COMBINED_PREFIX = '(combined from similar events): ';
 
 /** What an Event says, before correlation. */

@@ -4,7 +4,7 @@ import type { Kube } from '../kube/client.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import { describeFailure } from './failures.js';
 
-export const LEASE_RESOURCE = 'leases.coordination.k8s.io';
+const LEASE_RESOURCE = 'leases.coordination.k8s.io';
 
 export interface LeaderElectionConfig {
   namespace: string;

@@ -14,7 +14,7 @@ const MERGE_PATCH = 'application/merge-patch+json';
  * The operator's own field manager: apply-member's server-side applies (manager member-watch) must keep owning
  * spec, so that an apply without --team still removes the team after the operator wrote the same object.
  */
-export const OPERATOR_FIELD_MANAGER = 'member-watch-operator';
+const OPERATOR_FIELD_MANAGER = 'member-watch-operator';
 /** Writes and re-reads in one reconcile before it counts as failed: a member that never settles must not hold a worker. */
 const MAX_STEPS = 10;
 const RETRY: BackoffOptions = { initialMs: 500, maxMs: 60_000, healthyMs: Number.POSITIVE_INFINITY };

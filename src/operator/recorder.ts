@@ -7,7 +7,7 @@ import { type Correlated, EventCorrelator, type EventFacts } from './event-corre
 import { describeFailure } from './failures.js';
 
 /** source.component and reportingComponent of every Event: what `kubectl describe` shows under "From". */
-export const COMPONENT = 'member-watch';
+const COMPONENT = 'member-watch';
 /** client-go gives up on an Event after 12 tries. */
 const MAX_ATTEMPTS = 12;
 const RETRY: BackoffOptions = { initialMs: 500, maxMs: 15_000, healthyMs: Number.POSITIVE_INFINITY };

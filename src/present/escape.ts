@@ -5,7 +5,7 @@
  * embedding, override and isolate, zero-width spaces and joiners, the word joiner, the byte-order mark, the soft
  * hyphen...), and lone surrogates (Cs), which are not text at all.
  */
-export const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
 export function escapeControl(text: string): string {
   return text.replace(UNSAFE, escapeOne);

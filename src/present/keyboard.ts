@@ -97,7 +97,7 @@ export class KeyboardGuard {
  * only the terminal's foreground process group may. Linux says which one that is in /proc; where that cannot be
  * read, the terminal is left alone (Ctrl-C still works there: the terminal itself sends SIGINT).
  */
-export function ownsTerminal(): boolean {
+function ownsTerminal(): boolean {
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8');
     // After "pid (comm) ": state ppid pgrp session tty_nr tpgid

@@ -123,7 +123,7 @@ export function decodeListMeta(raw: unknown): ListMeta | undefined {
 }
 
 /** A short, one-line account of a value for messages: its kind, or the value itself when it is small. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
