@@ -138,9 +138,13 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   return exitCodeFor(stopper.reason, sink, flags);
 }
 
+/** --timeout 0 checks once, as `kubectl wait --timeout=0`: nothing is waited for, no failure retried. */
+function checksOnce(flags: WatchFlags): boolean {
+  return flags.timeout === 0;
+}
+
 function watchOptions(flags: WatchFlags, namespace: string | undefined, waitingForConditions: boolean): WatchOptions {
-  // --timeout 0 checks once, as `kubectl wait --timeout=0`: nothing is waited for, no failure retried.
-  const checkOnce = flags.timeout === 0;
+  const checkOnce = checksOnce(flags);
   return {
     namespace,
     labelSelector: flags.selector,
@@ -159,7 +163,7 @@ function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: W
   if (reason === 'timeout') {
     const pending = [...sink.pending(), ...sink.notStarted()];
     if (pending.length === 0) return ExitCode.Ok;
-    const after = flags.timeout === 0 ? 'not met when checked once (--timeout 0)' : `timed out after ${formatMs(flags.timeout ?? 0)}`;
+    const after = checksOnce(flags) ? 'not met when checked once (--timeout 0)' : `timed out after ${formatMs(flags.timeout ?? 0)}`;
     throw new CliError(ExitCode.Timeout, `${after}; still waiting for: ${pending.join(', ')}`);
   }
   if (sink.pending().length === 0) return ExitCode.Ok;
@@ -303,7 +307,7 @@ class CommandSink implements WatchSink {
       this.startingOn = 'the API server to answer';
     }
     // Checked once: the first list has been told, and what it did not meet is unmet.
-    if (status.kind === 'live' && this.flags.timeout === 0) this.stopper.stop('timeout');
+    if (status.kind === 'live' && checksOnce(this.flags)) this.stopper.stop('timeout');
   }
 
   backpressure(): Promise<void> | undefined {
