@@ -111,7 +111,7 @@ function forbidden(err: ApiError, op: Operation, who: string): CliError {
       ? `a ClusterRole granting "${verb}" on ${op.resource}, bound with a ClusterRoleBinding`
       : `a Role in namespace ${op.namespace} granting "${verb}" on ${op.resource}, bound with a RoleBinding`;
   return new CliError(ExitCode.Cluster, `forbidden: ${user} may not ${verb} ${op.resource}${where} (${err.message})`, {
-    hint: `ask for ${role}; the README has RBAC examples`,
+    hint: `ask for ${role}; docs/rbac.md has examples`,
     cause: err,
   });
 }

@@ -159,7 +159,7 @@ function crdTerminating(since?: string): CliError {
 
 /**
  * Refuses to write into a CRD that is missing or being deleted, before any member is written. A user who may not
- * read CRDs (the README's least-privilege Role) is not refused here: the API server's answers say it then.
+ * read CRDs (the least-privilege Role of docs/rbac.md) is not refused here: the API server's answers say it then.
  */
 export async function checkCrdTakesMembers(kube: Kube, cutOff: AbortSignal): Promise<void> {
   let crd: Partial<Crd>;

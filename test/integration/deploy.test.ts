@@ -1,5 +1,5 @@
 // deploy/ against the real API server: every object accepted, the ServiceAccount holding what the operator needs and
-// nothing else, the pod locked down as the README says, and the image's contents (the packed package, production
+// nothing else, the pod locked down as docs/deploy.md says, and the image's contents (the packed package, production
 // dependencies only) running the operator as the Deployment's uid.
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync } from 'node:fs';
@@ -78,11 +78,11 @@ test('kubectl apply -k deploy/: a server dry run accepts every object; applied f
   for (const [name, action] of actions(again.stdout)) assert.equal(action, 'unchanged', `${name} changes on every apply`);
 });
 
-/** The README's "Pod security" table: setting path (in the pod template's spec) → value. */
-function readmeSecurityTable(): Array<[string, unknown]> {
-  const readme = readFileSync(new URL('README.md', ROOT), 'utf8');
-  const start = readme.indexOf('#### Pod security');
-  assert.notEqual(start, -1, 'README.md has no "Pod security" section');
+/** docs/deploy.md's "Pod security" table: setting path (in the pod template's spec) → value. */
+function documentedSecurityTable(): Array<[string, unknown]> {
+  const readme = readFileSync(new URL('docs/deploy.md', ROOT), 'utf8');
+  const start = readme.indexOf('### Pod security');
+  assert.notEqual(start, -1, 'docs/deploy.md has no "Pod security" section');
   const section = readme.slice(start, readme.indexOf('\n#', start + 1));
   const rows = [...section.matchAll(/^\| `([^`]+)` \| `([^`]+)` \|$/gm)];
   return rows.map((m) => [m[1] ?? '', yaml.load(m[2] ?? '')]);
@@ -98,14 +98,14 @@ function at(root: unknown, path: string): unknown {
   return node;
 }
 
-test('the Deployment is locked down as the README says, for the uid the Dockerfile runs as', async () => {
+test('the Deployment is locked down as docs/deploy.md says, for the uid the Dockerfile runs as', async () => {
   const deployment = deploymentOf(await renderDeploy());
   const pod: PodSpec = deployment.spec.template.spec;
-  const table = readmeSecurityTable();
-  assert.ok(table.length >= 8, `README's security table has ${table.length} rows`);
+  const table = documentedSecurityTable();
+  assert.ok(table.length >= 8, `the documented security table has ${table.length} rows`);
   for (const [path, value] of table) assert.deepEqual(at(pod, path), value, `spec.template.spec.${path}`);
 
-  // what the restricted Pod Security Standard asks, whatever the README says
+  // what the restricted Pod Security Standard asks, whatever the docs say
   const { container, uid } = operatorContainer(deployment);
   const sc = container.securityContext ?? {};
   assert.notEqual(uid, 0);
@@ -366,7 +366,7 @@ test('the packed production install runs the operator as the Deployment would: i
     standby.run.kill('SIGTERM');
     assert.equal((await standby.run.done).code, 0, standby.run.stderr());
 
-    // the README's way to uninstall and keep the Members, once the operator is gone: its finalizer is released
+    // the documented way to uninstall and keep the Members, once the operator is gone: its finalizer is released
     const held = async (name: string): Promise<string[]> =>
       ((await env.getMember(ns, name)) as { metadata: { finalizers?: string[] } } | undefined)?.metadata.finalizers ?? [];
     assert.deepEqual(await held('after'), ['helloworld.apimeister.com/farewell']);

@@ -45,7 +45,7 @@ async function user(file: string, args: string[]): Promise<Ran> {
   }
 }
 
-test('the tarball holds the bundle, the CRD, the completions and the licences, and no source maps', async () => {
+test('the tarball holds the bundle, the CRD, the completions, the docs the README links and the licences, and no source maps', async () => {
   const { stdout } = await run('tar', ['-tzf', installed.tarball]);
   const files = lines(stdout).map((f) => f.replace(/^package\//, ''));
   for (const file of [
@@ -61,6 +61,8 @@ test('the tarball holds the bundle, the CRD, the completions and the licences, a
     'completions/member-watch.bash',
     'completions/member-watch.zsh',
     'completions/member-watch.fish',
+    'docs/rbac.md', // named by the hint of a 403
+    ...readmeDocs(),
   ]) {
     assert.ok(files.includes(file), `${file} missing from the tarball:\n${files.join('\n')}`);
   }
@@ -142,3 +144,9 @@ test('kubectl finds the plugin on PATH, runs it and completes it', async () => {
     ['apply-member', ':4'],
   );
 });
+
+/** The docs/ pages the README links to: an installed package carries what its README points at. */
+function readmeDocs(): string[] {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  return [...new Set([...readme.matchAll(/\]\((docs\/[^)#]+)/g)].map((m) => m[1] ?? ''))];
+}
