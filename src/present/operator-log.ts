@@ -36,8 +36,8 @@ export function announcementText(announcement: Announcement, options: { chalk: C
 /**
  * The operator's log on stdout: its announcements and its notices (starting, leadership, reconnects, errors
  * it retries), one line each, as text for people or as one JSON object per line for log collectors.
- * Every JSON line has the same keys (time, level, msg, namespace, name, team, previousTeam, event; null when
- * they do not apply), followed by a notice's own fields.
+ * Every JSON line has the same keys (time, level, msg, namespace, name, uid, team, previousTeam, event; null
+ * when they do not apply), followed by a notice's own fields. The uid tells incarnations of a re-created name apart.
  */
 export class OperatorLog {
   private readonly now: () => Date;
@@ -60,6 +60,7 @@ export class OperatorLog {
           msg,
           namespace: member.namespace,
           name: member.name,
+          uid: member.uid,
           team: member.team ?? null,
           previousTeam: announcement.kind === 'Moved' ? (announcement.previousTeam ?? null) : null,
           event: announcement.kind,
@@ -87,7 +88,7 @@ export class OperatorLog {
     const time = this.now().toISOString();
     if (this.options.format === 'json') {
       const { event, ...extra } = fields;
-      const line = { time, level, msg, namespace: null, name: null, team: null, previousTeam: null, event, ...extra };
+      const line = { time, level, msg, namespace: null, name: null, uid: null, team: null, previousTeam: null, event, ...extra };
       this.term.result(jsonLine(line));
       return;
     }

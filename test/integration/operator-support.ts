@@ -29,6 +29,7 @@ export interface LogEntry {
   msg: string;
   namespace: string | null;
   name: string | null;
+  uid: string | null;
   team: string | null;
   previousTeam: string | null;
   event: string;

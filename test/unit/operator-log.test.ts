@@ -53,9 +53,21 @@ test('the JSON log has the same keys on every line, null where they do not apply
     msg: 'patrick left the team blue',
     namespace: 'crew',
     name: 'patrick',
+    uid: 'u1',
     team: null,
     previousTeam: 'blue',
     event: 'Moved',
   });
-  assert.deepEqual(Object.keys(leading ?? {}), ['time', 'level', 'msg', 'namespace', 'name', 'team', 'previousTeam', 'event', 'lease']);
+  assert.deepEqual(Object.keys(leading ?? {}), [
+    'time',
+    'level',
+    'msg',
+    'namespace',
+    'name',
+    'uid',
+    'team',
+    'previousTeam',
+    'event',
+    'lease',
+  ]);
 });
