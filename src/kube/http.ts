@@ -1,5 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import tls from 'node:tls';
 import type { ResolvedConfig } from './config.js';
 import { type Credential, Credentials } from './credentials.js';
@@ -51,8 +52,11 @@ export class KubeClient {
   private readonly tls: TlsMaterial;
   private readonly credentials: Credentials;
   private readonly proxy: ProxyChoice | undefined;
-  /** One keep-alive agent per client certificate (an exec plugin may rotate it); '' for none. */
-  private readonly agents = new Map<string, http.Agent>();
+  /**
+   * One keep-alive agent per client certificate (an exec plugin may rotate it); '' for none. Kept as a promise from
+   * the first request on, so that requests starting together share one pool and its limit of connections.
+   */
+  private readonly agents = new Map<string, Promise<http.Agent>>();
 
   constructor(
     readonly config: ResolvedConfig,
@@ -98,7 +102,7 @@ export class KubeClient {
   }
 
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
+    for (const agent of this.agents.values()) void agent.then((a) => a.destroy());
   }
 
   /** Sends; after a 401, once more with fresh credentials if the token file or exec plugin has some (as client-go). */
@@ -134,7 +138,7 @@ export class KubeClient {
         reportCuts(res, url.host);
         resolve(res);
       });
-      limitTime(outgoing, { idleMs, connectMs: Math.min(idleMs, CONNECT_TIMEOUT_MS), host: url.host }, () => response);
+      limitTime(outgoing, agent, { idleMs, connectMs: Math.min(idleMs, CONNECT_TIMEOUT_MS), host: url.host }, () => response);
       cancelOnAbort(req.signal, outgoing, () => response);
       outgoing.on('error', (err) => {
         const failure = toNetworkError(err, url.host);
@@ -154,17 +158,17 @@ export class KubeClient {
     return url;
   }
 
-  private async agentFor(credential: Credential): Promise<http.Agent> {
+  private agentFor(credential: Credential): Promise<http.Agent> {
     const id = credential.cert === undefined ? '' : `${credential.cert}\n${credential.key ?? ''}`;
     const existing = this.agents.get(id);
     if (existing) return existing;
     // A rotated client certificate replaces the agent of the one before, whose connections end with it.
     for (const [key, old] of this.agents) {
       if (key === '') continue;
-      old.destroy();
+      void old.then((a) => a.destroy());
       this.agents.delete(key);
     }
-    const agent = await this.makeAgent(credential);
+    const agent = this.makeAgent(credential);
     this.agents.set(id, agent);
     return agent;
   }
@@ -214,41 +218,82 @@ async function socksAgent(config: ResolvedConfig, proxy: URL, options: https.Age
 }
 
 /**
- * Two limits. Connecting, TLS handshake (and proxy tunnel) included, must finish within `connectMs` from the start
- * of the request, as one deadline rather than one per phase. Once connected, silence longer than `idleMs` ends
- * the request, or the answer being read, with an IDLE_TIMEOUT that says so.
+ * Two limits. Connecting, TLS handshake (and proxy tunnel) included, must finish within `connectMs` from the moment
+ * a connection is being made for the request, as one deadline rather than one per phase. Otherwise, silence longer
+ * than `idleMs` ends the request, or the answer being read, with an IDLE_TIMEOUT that says so: waiting in the
+ * keep-alive agent's queue for a free connection is silence too.
+ *
+ * Whether the socket handed over still has to connect is read from the socket itself: a request that waited in the
+ * agent's queue gets a connected socket with `reusedSocket` false, and would otherwise wait for events that never
+ * come, its deadline armed and its listeners left on the socket.
  */
 function limitTime(
   outgoing: ClientRequest,
+  agent: http.Agent,
   limits: { idleMs: number; connectMs: number; host: string },
   response: () => IncomingMessage | undefined,
 ): void {
   const { idleMs, connectMs, host } = limits;
   let phase: 'connect' | 'tls' = 'connect';
-  const deadline = setTimeout(() => {
-    const message =
-      phase === 'tls'
-        ? new NetworkError('TLS_HANDSHAKE_TIMEOUT', `TLS handshake with ${host} did not finish within ${seconds(connectMs)}`)
-        : new NetworkError('CONNECT_TIMEOUT', `connecting to ${host} did not finish within ${seconds(connectMs)}`);
-    outgoing.destroy(message);
-  }, connectMs);
+  let timer: NodeJS.Timeout | undefined;
+  const fail = (err: NetworkError): void => void outgoing.destroy(err);
+  const silence = (): NetworkError => new NetworkError('IDLE_TIMEOUT', `no answer from ${host} within ${seconds(idleMs)}`);
+  const startConnecting = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      fail(
+        phase === 'tls'
+          ? new NetworkError('TLS_HANDSHAKE_TIMEOUT', `TLS handshake with ${host} did not finish within ${seconds(connectMs)}`)
+          : new NetworkError('CONNECT_TIMEOUT', `connecting to ${host} did not finish within ${seconds(connectMs)}`),
+      );
+    }, connectMs);
+  };
   const connected = (): void => {
-    clearTimeout(deadline);
+    clearTimeout(timer);
     outgoing.setTimeout(idleMs, () => {
       const res = response();
       if (res) res.destroy(new NetworkError('IDLE_TIMEOUT', `no data from ${host} for ${seconds(idleMs)}`));
-      else outgoing.destroy(new NetworkError('IDLE_TIMEOUT', `no answer from ${host} within ${seconds(idleMs)}`));
+      else fail(silence());
     });
   };
-  outgoing.once('close', () => clearTimeout(deadline));
-  outgoing.once('socket', (socket) => {
-    if (outgoing.reusedSocket || !(socket.connecting || socket instanceof tls.TLSSocket)) return connected();
-    if (!(socket instanceof tls.TLSSocket)) return void socket.once('connect', connected);
-    // Through a tunnel the TCP part is done before the socket is handed over: only the handshake is left.
-    if (!socket.connecting) phase = 'tls';
-    socket.once('connect', () => (phase = 'tls'));
-    socket.once('secureConnect', connected);
+  // Queued: no connection is being made for it yet. Otherwise one is (a tunnel through a proxy before any socket).
+  const queued = isQueued(agent, outgoing);
+  if (queued) timer = setTimeout(() => fail(silence()), idleMs);
+  else startConnecting();
+  let unlisten = (): void => undefined;
+  outgoing.once('close', () => {
+    clearTimeout(timer);
+    unlisten();
   });
+  outgoing.once('socket', (socket) => {
+    if (isConnected(socket)) return connected();
+    // A socket made for it after a wait in the queue (one before it was closed): connecting starts now.
+    if (queued) startConnecting();
+    if (!socket.connecting) phase = 'tls';
+    const onConnect = (): void => void (phase = 'tls');
+    const done = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
+    const onDone = (): void => {
+      unlisten();
+      connected();
+    };
+    if (done === 'secureConnect') socket.once('connect', onConnect);
+    socket.once(done, onDone);
+    unlisten = () => {
+      socket.off('connect', onConnect);
+      socket.off(done, onDone);
+    };
+  });
+}
+
+/** Waiting in the agent's queue for one of its `maxSockets` connections. */
+function isQueued(agent: http.Agent, outgoing: ClientRequest): boolean {
+  return Object.values(agent.requests).some((waiting) => waiting?.includes(outgoing));
+}
+
+/** TCP connected and, for TLS, the handshake done: the peer's Finished message has arrived. */
+function isConnected(socket: net.Socket): boolean {
+  if (socket.connecting || socket.pending) return false;
+  return !(socket instanceof tls.TLSSocket) || socket.getPeerFinished() !== undefined;
 }
 
 function seconds(ms: number): string {
