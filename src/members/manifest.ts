@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
 import { namespaceProblem } from '../kube/namespace.js';
-import { YamlScalar } from './yaml-scalar.js';
+import { YamlScalar } from '../kube/yaml-scalar.js';
 import { API_VERSION, KIND, type MemberObject } from './resource.js';
 import { labelProblem, nameProblem, teamProblem } from './validate.js';
 
@@ -30,7 +30,7 @@ export type ParsedDocument =
 /** Parses a multi-document YAML or JSON text of Members; a syntax error anywhere rejects the whole text. */
 export async function parseMemberDocuments(text: string, source: string): Promise<ParsedDocument[]> {
   // Loaded here, not at start-up: only -f needs a YAML parser.
-  const { loadAllAsKubectl } = await import('./kubectl-yaml.js');
+  const { loadAllAsKubectl } = await import('../kube/kubectl-yaml.js');
   let documents: unknown[];
   try {
     documents = loadAllAsKubectl(text);
@@ -139,10 +139,7 @@ function wrongType(field: string, value: unknown): string {
 }
 
 function describe(value: unknown): string {
-  if (value instanceof YamlScalar) {
-    const read = value.type === 'boolean' || String(value.value) !== value.source ? `, which YAML reads as ${String(value.value)}` : '';
-    return `the ${value.type} ${value.source}${read}`;
-  }
+  if (value instanceof YamlScalar) return value.describe();
   if (Array.isArray(value)) return 'a list';
   if (value === null) return 'null';
   return typeof value === 'object' ? 'a mapping' : `the ${typeof value} ${String(value)}`;

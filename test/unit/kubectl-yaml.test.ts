@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadAllAsKubectl } from '../../src/members/kubectl-yaml.js';
+import { loadAllAsKubectl } from '../../src/kube/kubectl-yaml.js';
 import { parseMemberDocuments } from '../../src/members/manifest.js';
-import { YamlScalar } from '../../src/members/yaml-scalar.js';
+import { YamlScalar } from '../../src/kube/yaml-scalar.js';
 
 // What kubectl v1.32 made of `memberOf: X` (kubectl create --dry-run=client -o json), recorded on 2026-11-26.
 // A string stays a string; numbers and booleans are what go-yaml v2 (YAML 1.1 rules) reads.

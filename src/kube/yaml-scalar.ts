@@ -1,4 +1,4 @@
-// Apart from the parser (src/members/kubectl-yaml.ts), so that checking a document does not load js-yaml.
+// Apart from the parser (src/kube/kubectl-yaml.ts), so that checking a document does not load js-yaml.
 
 /**
  * A plain YAML scalar that kubectl reads as a number or a boolean. It is kept with the text it was written as,
@@ -13,6 +13,12 @@ export class YamlScalar {
     readonly value: number | boolean,
     readonly source: string,
   ) {}
+
+  /** `the number 017, which YAML reads as 15`: what was written, and what it became where that differs. */
+  describe(): string {
+    const read = this.type === 'boolean' || String(this.value) !== this.source ? `, which YAML reads as ${String(this.value)}` : '';
+    return `the ${this.type} ${this.source}${read}`;
+  }
 
   /** As a mapping key, what sigs.k8s.io/yaml makes of it: `1.5`, `true`, `.inf`. */
   toString(): string {

@@ -88,3 +88,31 @@ const KUBECTL_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
 export function loadAllAsKubectl(text: string): unknown[] {
   return yaml.loadAll(text, null, { schema: KUBECTL_SCHEMA });
 }
+
+/**
+ * The first document only, as kubectl reads a kubeconfig (go-yaml decodes one document and stops): what follows
+ * it is not even parsed. A key given twice keeps its last value, as go-yaml's non-strict decoding does.
+ */
+export function loadFirstAsKubectl(text: string): unknown {
+  return yaml.load(firstDocument(text), { schema: KUBECTL_SCHEMA, json: true });
+}
+
+const DOCUMENT_START = /^---(\s|$)/;
+const DOCUMENT_END = /^\.\.\.(\s|$)/;
+/** Blank lines, comments and directives (`%YAML 1.1`) come before a document without starting it. */
+const NOT_CONTENT = /^(\s*(#.*)?|%.*)$/;
+
+/**
+ * The text of the stream's first document. Markers are found line by line: YAML forbids `---` and `...` at the
+ * start of a line inside a document, so a line that starts with one is a boundary wherever it is.
+ */
+function firstDocument(text: string): string {
+  const lines = text.split('\n');
+  let started = false;
+  for (const [i, line] of lines.entries()) {
+    const start = DOCUMENT_START.test(line);
+    if (started && (start || DOCUMENT_END.test(line))) return lines.slice(0, i).join('\n');
+    if (start || !NOT_CONTENT.test(line)) started = true;
+  }
+  return text;
+}
