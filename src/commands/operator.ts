@@ -155,8 +155,8 @@ function operatorOptions(flags: OperatorFlags, kube: Kube, namespaceFlag: string
 
 function leaderElection(flags: OperatorFlags, kube: Kube, identity: string, modules: Modules): LeaderElectionConfig {
   const config = {
-    // The context's own namespace, not -n: in a pod that is where the operator runs and may keep its Lease.
-    namespace: flags.leaderElectionNamespace ?? kube.config.contextNamespace ?? 'default',
+    // The namespace without -n: in a pod, where the operator runs and may keep its Lease.
+    namespace: flags.leaderElectionNamespace ?? kube.config.defaultNamespace,
     name: flags.leaderElectionId,
     identity,
     leaseDurationMs: flags.leaderElectLeaseDuration,

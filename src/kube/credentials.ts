@@ -22,17 +22,20 @@ interface Source {
 export const TOKEN_FILE_PERIOD_MS = 60_000;
 
 /**
- * The user's credentials as kubectl picks them: a token (inline, then tokenFile), then username and password,
- * then an exec plugin (only when there is no token, password or client certificate), then an auth provider.
- * Token files and plugins are checked or run lazily but at most as often as kubectl would.
+ * The user's credentials as kubectl picks them: a token (tokenFile, else the inline token), then username and
+ * password, then an exec plugin (only when there is no token, password or client certificate), then an auth
+ * provider. Token files and plugins are checked or run lazily but at most as often as kubectl would. To a plain
+ * http server (`kubectl proxy`, which adds its own) nothing is sent, impersonation included, as kubectl does:
+ * what would authenticate the user there is readable on the way.
  */
 export class Credentials {
   private readonly source: Source;
   private readonly impersonation: OutgoingHttpHeaders;
 
   constructor(config: ResolvedConfig, caPem: string | undefined, now: () => number = Date.now) {
-    this.source = pickSource(config, caPem, now);
-    this.impersonation = impersonationHeaders(config.user);
+    const plainHttp = new URL(config.cluster.server).protocol === 'http:';
+    this.source = plainHttp ? fixed({}) : pickSource(config, caPem, now);
+    this.impersonation = plainHttp ? {} : impersonationHeaders(config.user);
   }
 
   /** The same object for the same credential, so that `refresh` can tell whether it was replaced meanwhile. */
@@ -58,8 +61,8 @@ export class Credentials {
 function pickSource(config: ResolvedConfig, caPem: string | undefined, now: () => number): Source {
   const user = config.user;
   if (user === null) return fixed({});
+  if (user.tokenFile) return new TokenFile(user.tokenFile, `tokenFile of user "${user.name}" in ${config.source}`, now, user.token);
   if (user.token) return fixed(bearer(user.token));
-  if (user.tokenFile) return new TokenFile(user.tokenFile, `tokenFile of user "${user.name}" in ${config.source}`, now);
   if (user.username || user.password) return fixed(basic(user.username ?? '', user.password ?? ''));
   const hasClientCert = Boolean(user.certFile || user.certData);
   if (user.exec && !hasClientCert) return new ExecPlugin(config, user, caPem, now);
@@ -82,13 +85,34 @@ function bearer(token: string): OutgoingHttpHeaders {
 
 function impersonationHeaders(user: UserConfig | null): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
-  if (user?.impersonate) headers['impersonate-user'] = user.impersonate;
-  if (user?.impersonateGroups.length) headers['impersonate-group'] = user.impersonateGroups;
-  if (user?.impersonateUid) headers['impersonate-uid'] = user.impersonateUid;
+  if (!user?.impersonate) return headers;
+  headers['impersonate-user'] = user.impersonate;
+  if (user.impersonateGroups.length) headers['impersonate-group'] = user.impersonateGroups;
+  if (user.impersonateUid) headers['impersonate-uid'] = user.impersonateUid;
+  for (const [key, values] of Object.entries(user.impersonateExtra)) {
+    if (values.length > 0) headers[`impersonate-extra-${escapeHeaderKey(key)}`] = values;
+  }
   return headers;
 }
 
-/** A token in a file that may be rotated (a projected service account token, a CI secret). */
+// The characters of an HTTP token (RFC 7230), less '%': the API server lower-cases an extra's key and
+// percent-decodes it, so `example.com/Scopes` arrives as client-go sends it.
+const HEADER_KEY_CHARACTER = /[!#$&'*+\-.^_`|~0-9A-Za-z]/;
+
+/** client-go's headerKeyEscape: every byte that may not stand in a header name, and '%', as %XX. */
+export function escapeHeaderKey(key: string): string {
+  return [...Buffer.from(key, 'utf8')]
+    .map((byte) => {
+      const char = String.fromCharCode(byte);
+      return byte < 0x7f && HEADER_KEY_CHARACTER.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    })
+    .join('');
+}
+
+/**
+ * A token in a file that may be rotated (a projected service account token, a CI secret). With an inline token
+ * too, the file's wins whenever it can be read, and the inline one stands in until it can (client-go's order).
+ */
 class TokenFile implements Source {
   private credential: Credential;
   private readAt: number;
@@ -97,9 +121,10 @@ class TokenFile implements Source {
     private readonly file: string,
     private readonly field: string,
     private readonly now: () => number,
+    fallback: string | undefined,
   ) {
-    // Missing or empty at the start: a configuration error before any request, not an anonymous request.
-    this.credential = { headers: bearer(this.read()) };
+    // Missing or empty at the start, with nothing to stand in: a configuration error before any request.
+    this.credential = { headers: bearer(fallback === undefined ? this.read() : (this.tryRead() ?? fallback)) };
     this.readAt = now();
   }
 
@@ -115,10 +140,16 @@ class TokenFile implements Source {
 
   private reread(): void {
     this.readAt = this.now();
+    // As client-go: a file being replaced, or gone for a moment, leaves the last good token in use.
+    const token = this.tryRead();
+    if (token !== undefined) this.credential = { headers: bearer(token) };
+  }
+
+  private tryRead(): string | undefined {
     try {
-      this.credential = { headers: bearer(this.read()) };
+      return this.read();
     } catch {
-      // As client-go: a file being replaced, or gone for a moment, leaves the last good token in use.
+      return undefined;
     }
   }
 

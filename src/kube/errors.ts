@@ -101,6 +101,8 @@ function explainApi(err: ApiError, op: Operation, at: Endpoint): CliError {
  * denial (the kubeconfig's user name may not be who the server thinks it is), and the kind of role to ask for.
  */
 function forbidden(err: ApiError, op: Operation, who: string): CliError {
+  const impersonation = impersonationDenied(err);
+  if (impersonation !== undefined) return impersonation;
   const where = op.namespace === undefined ? '' : ` in namespace ${op.namespace}`;
   const denial = RBAC_DENIAL.exec(err.message);
   if (!denial) return new CliError(ExitCode.Cluster, `forbidden: ${op.verb} ${op.resource}${where}: ${err.message}`, { cause: err });
@@ -114,6 +116,36 @@ function forbidden(err: ApiError, op: Operation, who: string): CliError {
     hint: `ask for ${role}; docs/rbac.md has examples`,
     cause: err,
   });
+}
+
+// The impersonation filter's wording, before any RBAC check of the request itself:
+// `users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope`.
+const IMPERSONATION_DENIAL = /^(\S+) "([^"]*)" is forbidden: User "([^"]*)" cannot impersonate resource "([^"]+)"/;
+const IMPERSONATED: Record<string, { what: string; field: string }> = {
+  users: { what: 'the user', field: 'as' },
+  serviceaccounts: { what: 'the service account', field: 'as' },
+  groups: { what: 'the group', field: 'as-groups' },
+  uids: { what: 'the uid', field: 'as-uid' },
+};
+
+/** A kubeconfig's `as` (or its groups, uid, extras) that the real user may not take on: said as such, not as RBAC on the request. */
+function impersonationDenied(err: ApiError): CliError | undefined {
+  const denial = IMPERSONATION_DENIAL.exec(err.message);
+  if (!denial) return undefined;
+  const [, , name = '', user = '', resource = ''] = denial;
+  const extra = resource.startsWith('userextras/') ? resource.slice('userextras/'.length) : undefined;
+  const { what, field } =
+    extra === undefined
+      ? (IMPERSONATED[resource] ?? { what: resource, field: 'as' })
+      : { what: `the extra ${extra}`, field: 'as-user-extra' };
+  return new CliError(
+    ExitCode.Cluster,
+    `forbidden: user ${user} may not impersonate ${what} ${JSON.stringify(name)}, which ${field} in the kubeconfig asks for`,
+    {
+      hint: `ask for a ClusterRole granting "impersonate" on ${resource}, bound with a ClusterRoleBinding, or remove ${field} from the kubeconfig's user`,
+      cause: err,
+    },
+  );
 }
 
 export function crdMissing(crd: CrdRef, cause?: unknown): CliError {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { fileProblem, usageError } from '../errors.js';
+import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
+import { loadFirstAsKubectl } from './kubectl-yaml.js';
+import { YamlScalar } from './yaml-scalar.js';
 
 /** A cluster entry of a kubeconfig, paths already made absolute. */
 export interface ClusterConfig {
@@ -42,6 +44,8 @@ export interface UserConfig {
   impersonate?: string | undefined;
   impersonateGroups: string[];
   impersonateUid?: string | undefined;
+  /** `as-user-extra`: each key's values, sent as `Impersonate-Extra-KEY` headers. */
+  impersonateExtra: Record<string, string[]>;
   exec?: ExecConfig | undefined;
   authProvider?: { name: string; config: Record<string, string> } | undefined;
 }
@@ -60,13 +64,19 @@ export interface Kubeconfig {
   currentContext: string | undefined;
 }
 
+export const EMPTY_KUBECONFIG: Kubeconfig = Object.freeze({ clusters: [], users: [], contexts: [], currentContext: undefined });
+
 const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
 const EXEC_EXTENSION = 'client.authentication.k8s.io/exec';
 const INTERACTIVE_MODES: readonly string[] = ['Never', 'IfAvailable', 'Always'];
+/** Fields whose value a message must not repeat, even a mistyped one: `token: 0x1F` is still someone's token. */
+const SECRET_FIELDS = new Set(['token', 'password', 'client-key-data', 'value']);
 
 /**
- * Reads one kubeconfig file the way kubectl does: unknown fields are ignored, but a field of the wrong type
- * is an error that names the field (`clusters: 5` is a malformed file, not a file without contexts).
+ * Reads one kubeconfig file the way kubectl does: the first YAML document only, plain scalars as YAML 1.1 reads
+ * them; an empty file (or an empty first document) is a kubeconfig that defines nothing. Unknown fields are
+ * ignored, but a field of the wrong type is an error that names the field (`clusters: 5` is a malformed file, not
+ * a file without contexts; `namespace: 0123` is a number, which kubectl refuses too, not the namespace 123).
  * Relative paths are relative to the file's folder.
  */
 export function readKubeconfig(file: string): Kubeconfig {
@@ -76,16 +86,15 @@ export function readKubeconfig(file: string): Kubeconfig {
   } catch (err) {
     throw usageError(`cannot read kubeconfig ${file}: ${fileProblem(err)}`, 'point --kubeconfig at a kubeconfig file');
   }
-  if (text.trim() === '') throw usageError(`kubeconfig ${file} is empty`, 'point --kubeconfig at a kubeconfig file');
   let doc: unknown;
   try {
-    doc = yaml.load(text);
+    doc = loadFirstAsKubectl(text);
   } catch (err) {
     // The reason and position only: the rest of the message quotes the file, which may hold a token.
     const reason = err instanceof yaml.YAMLException ? `${err.reason} (line ${err.mark.line + 1})` : 'unreadable';
     throw usageError(`kubeconfig ${file} is not a valid kubeconfig: ${reason}`);
   }
-  return new Reader(file).config(doc);
+  return doc == null ? EMPTY_KUBECONFIG : new Reader(file).config(doc);
 }
 
 type Mapping = Record<string, unknown>;
@@ -100,12 +109,42 @@ class Reader {
 
   config(doc: unknown): Kubeconfig {
     const top = this.mapping(doc, 'the document');
-    return {
+    this.checkKind(top);
+    const config = {
       clusters: this.list(top, 'clusters').map((entry, i) => this.cluster(entry, `clusters[${i}]`)),
       users: this.list(top, 'users').map((entry, i) => this.user(entry, `users[${i}]`)),
       contexts: this.list(top, 'contexts').map((entry, i) => this.context(entry, `contexts[${i}]`)),
       currentContext: this.string(top, 'current-context', '') || undefined,
     };
+    for (const key of ['clusters', 'users', 'contexts'] as const) this.checkUnique(key, config[key]);
+    return config;
+  }
+
+  /** kubectl decodes `v1` `Config` (either may be left out) and nothing else. */
+  private checkKind(top: Mapping): void {
+    const apiVersion = this.string(top, 'apiVersion', '') || 'v1';
+    const kind = this.string(top, 'kind', '') || 'Config';
+    if (apiVersion !== 'v1' || kind !== 'Config') {
+      throw new CliError(ExitCode.Usage, `kubeconfig ${this.file} is not a kubeconfig: it says apiVersion ${apiVersion}, kind ${kind}`, {
+        hint: 'a kubeconfig has apiVersion v1 and kind Config; kubectl refuses this file too',
+      });
+    }
+  }
+
+  /** Two entries of one name in one file: kubectl refuses the file rather than pick one. */
+  private checkUnique(key: string, entries: Array<{ name: string }>): void {
+    const first = new Map<string, number>();
+    for (const [i, { name }] of entries.entries()) {
+      const earlier = first.get(name);
+      if (earlier !== undefined) {
+        throw new CliError(
+          ExitCode.Usage,
+          `kubeconfig ${this.file} is malformed: ${key}[${earlier}] and ${key}[${i}] are both named ${JSON.stringify(name)}`,
+          { hint: 'rename or remove one of them; kubectl refuses this file too' },
+        );
+      }
+      first.set(name, i);
+    }
   }
 
   private cluster(entry: unknown, at: string): ClusterConfig {
@@ -140,6 +179,7 @@ class Reader {
       impersonate: text('as'),
       impersonateGroups: this.strings(body, 'as-groups', where),
       impersonateUid: text('as-uid'),
+      impersonateExtra: this.extras(body, where),
       exec: body['exec'] == null ? undefined : this.exec(body['exec'], `${where}.exec`),
       authProvider: body['auth-provider'] == null ? undefined : this.authProvider(body['auth-provider'], `${where}.auth-provider`),
     };
@@ -198,13 +238,19 @@ class Reader {
     const body = this.mapping(value, at);
     const config: Record<string, string> = {};
     const raw = body['config'] == null ? {} : this.mapping(body['config'], `${at}.config`);
-    for (const key of Object.keys(raw)) config[key] = this.string(raw, key, `${at}.config`) ?? '';
+    // Its settings are access and refresh tokens and client secrets: none is ever repeated in a message.
+    for (const key of Object.keys(raw)) config[key] = this.string(raw, key, `${at}.config`, true) ?? '';
     return { name: this.string(body, 'name', at) ?? '', config };
+  }
+
+  private extras(body: Mapping, at: string): Record<string, string[]> {
+    const raw = body['as-user-extra'] == null ? {} : this.mapping(body['as-user-extra'], `${at}.as-user-extra`);
+    return Object.fromEntries(Object.keys(raw).map((key) => [key, this.strings(raw, key, `${at}.as-user-extra`)]));
   }
 
   private extension(body: Mapping, at: string): unknown {
     const found = this.list(body, 'extensions', at).find((e, i) => this.mapping(e, `${at}.extensions[${i}]`)['name'] === EXEC_EXTENSION);
-    return found === undefined ? undefined : (found as Mapping)['extension'];
+    return found === undefined ? undefined : plain((found as Mapping)['extension']);
   }
 
   private named(entry: unknown, at: string, bodyKey: string): { name: string; body: Mapping } {
@@ -224,37 +270,41 @@ class Reader {
 
   private strings(parent: Mapping, key: string, at: string): string[] {
     return this.list(parent, key, at).map((v, i) => {
-      if (!isScalar(v)) throw this.wrongType(`${join(at, key)}[${i}]`, 'a string', v);
-      return String(v);
+      if (typeof v !== 'string') throw this.wrongType(`${join(at, key)}[${i}]`, 'a string', v);
+      return v;
     });
   }
 
   private mapping(value: unknown, at: string): Mapping {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw this.wrongType(at, 'a mapping', value);
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof YamlScalar) {
+      throw this.wrongType(at, 'a mapping', value);
+    }
     return value as Mapping;
   }
 
-  /** Numbers and booleans are read as their text, as kubectl's YAML decoding does for string fields. */
-  private string(parent: Mapping, key: string, at: string): string | undefined {
+  /** Text only: an unquoted 0123, 1e3 or yes is a number or a boolean to YAML, and kubectl refuses it too. */
+  private string(parent: Mapping, key: string, at: string, secret = SECRET_FIELDS.has(key)): string | undefined {
     const value = parent[key];
     if (value == null) return undefined;
-    if (!isScalar(value)) throw this.wrongType(join(at, key), 'a string', value);
-    return String(value);
+    if (typeof value !== 'string') throw this.wrongType(join(at, key), 'a string', value, secret);
+    return value;
   }
 
+  /** YAML 1.1's booleans, as kubectl reads them: `true`, `yes`, `on`; text (even "true") is not one. */
   private boolean(parent: Mapping, key: string, at: string): boolean {
     const value = parent[key];
     if (value == null) return false;
-    if (typeof value !== 'boolean') throw this.wrongType(join(at, key), 'true or false', value);
-    return value;
+    if (!(value instanceof YamlScalar) || value.type !== 'boolean') throw this.wrongType(join(at, key), 'true or false', value);
+    return value.value === true;
   }
 
   private path(value: string | undefined): string | undefined {
     return value ? path.resolve(this.dir, value) : undefined;
   }
 
-  private wrongType(at: string, expected: string, value: unknown): Error {
-    return this.malformed(`${at} must be ${expected}, not ${describe(value)}`);
+  private wrongType(at: string, expected: string, value: unknown, secret = false): Error {
+    const quote = value instanceof YamlScalar && expected === 'a string' ? ' (quote it to keep it as text)' : '';
+    return this.malformed(`${at} must be ${expected}, not ${describe(value, secret)}${quote}`);
   }
 
   private malformed(what: string): Error {
@@ -266,15 +316,18 @@ function join(at: string, key: string): string {
   return at === '' ? key : `${at}.${key}`;
 }
 
-function isScalar(value: unknown): value is string | number | boolean {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
-}
-
-/** What was found instead, without quoting strings: they may be secrets. */
-function describe(value: unknown): string {
+/** What was found instead, without quoting strings or secrets. */
+function describe(value: unknown, secret: boolean): string {
+  if (value instanceof YamlScalar) return secret ? `a ${value.type}` : value.describe();
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object' && value !== null) return 'a mapping';
-  if (typeof value === 'string') return 'a string';
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  return String(value);
+  return 'a string';
+}
+
+/** The extension as JSON holds it (numbers and booleans as such), the way kubectl hands it to a plugin. */
+function plain(value: unknown): unknown {
+  if (value instanceof YamlScalar) return value.value;
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
 }

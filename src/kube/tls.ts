@@ -24,6 +24,8 @@ const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE----
  */
 export function loadTls(config: ResolvedConfig): TlsMaterial {
   const { cluster, source } = config;
+  // As kubectl: a plain http server has no TLS to set up, and its TLS settings are not read.
+  if (new URL(cluster.server).protocol === 'http:') return { rejectUnauthorized: true };
   const { ca, caPem } = clusterCa(config);
   if (ca !== undefined && cluster.skipTLSVerify) {
     throw usageError(

@@ -77,9 +77,9 @@ async function assertEveryCommand(kubeconfig: string, code: number, message: str
 
 test('a kubeconfig with fields of the wrong type is malformed, and says which field', async () => {
   const cases: Array<[string, string, string]> = [
-    ['clusters: 5', 'clusters: 5\nusers: []\ncontexts: []\n', 'clusters must be a list, not number 5'],
+    ['clusters: 5', 'clusters: 5\nusers: []\ncontexts: []\n', 'clusters must be a list, not the number 5'],
     ['users as a string', 'clusters: []\nusers: admin\n', 'users must be a list, not a string'],
-    ['a context that is a number', 'contexts: [5]\n', 'contexts[0] must be a mapping, not number 5'],
+    ['a context that is a number', 'contexts: [5]\n', 'contexts[0] must be a mapping, not the number 5'],
     ['a list', '- 1\n- 2\n', 'the document must be a mapping, not a list'],
     [
       'a boolean as text',

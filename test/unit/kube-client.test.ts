@@ -18,8 +18,9 @@ function configFor(server: string, user: Partial<NonNullable<ResolvedConfig['use
   return {
     contextName: 'c',
     cluster: { name: 'c', server, skipTLSVerify: false, proxyUrl },
-    user: { name: 'u', impersonateGroups: [], ...user },
+    user: { name: 'u', impersonateGroups: [], impersonateExtra: {}, ...user },
     namespace: 'default',
+    defaultNamespace: 'default',
     source: 'kubeconfig k',
   };
 }
