@@ -21,6 +21,7 @@ export class Kube {
       server: this.config.cluster.server,
       contextName: this.config.contextName,
       userName: this.config.user?.name,
+      impersonating: this.config.user?.impersonate,
     };
   }
 

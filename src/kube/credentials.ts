@@ -25,8 +25,8 @@ export const TOKEN_FILE_PERIOD_MS = 60_000;
  * The user's credentials as kubectl picks them: a token (tokenFile, else the inline token), then username and
  * password, then an exec plugin (only when there is no token, password or client certificate), then an auth
  * provider. Token files and plugins are checked or run lazily but at most as often as kubectl would. To a plain
- * http server (`kubectl proxy`, which adds its own) nothing is sent, impersonation included, as kubectl does:
- * what would authenticate the user there is readable on the way.
+ * http server (`kubectl proxy`, which adds its own) no credential is sent, as kubectl does: it would be readable on
+ * the way. Impersonation is sent all the same, as kubectl sends it (`kubectl proxy` passes it on).
  */
 export class Credentials {
   private readonly source: Source;
@@ -35,7 +35,7 @@ export class Credentials {
   constructor(config: ResolvedConfig, caPem: string | undefined, now: () => number = Date.now) {
     const plainHttp = new URL(config.cluster.server).protocol === 'http:';
     this.source = plainHttp ? fixed({}) : pickSource(config, caPem, now);
-    this.impersonation = plainHttp ? {} : impersonationHeaders(config.user);
+    this.impersonation = impersonationHeaders(config.user);
   }
 
   /** The same object for the same credential, so that `refresh` can tell whether it was replaced meanwhile. */

@@ -20,6 +20,8 @@ export interface Endpoint {
   server: string;
   contextName: string;
   userName: string | undefined;
+  /** The kubeconfig's `as`: whom requests impersonate. */
+  impersonating?: string | undefined;
 }
 
 /**
@@ -88,7 +90,7 @@ function explainApi(err: ApiError, op: Operation, at: Endpoint): CliError {
         cause: err,
       });
     case 403:
-      return forbidden(err, { ...op, verb }, who);
+      return forbidden(err, { ...op, verb }, who, at);
     default:
       return new CliError(ExitCode.Cluster, `${verb} ${op.resource}${where} failed: ${err.message} (HTTP ${err.status})`, {
         cause: err,
@@ -100,8 +102,8 @@ function explainApi(err: ApiError, op: Operation, at: Endpoint): CliError {
  * Names the identity the server saw and the verb it refused, both from its own message when it is an RBAC
  * denial (the kubeconfig's user name may not be who the server thinks it is), and the kind of role to ask for.
  */
-function forbidden(err: ApiError, op: Operation, who: string): CliError {
-  const impersonation = impersonationDenied(err);
+function forbidden(err: ApiError, op: Operation, who: string, at: Endpoint): CliError {
+  const impersonation = impersonationDenied(err, at);
   if (impersonation !== undefined) return impersonation;
   const where = op.namespace === undefined ? '' : ` in namespace ${op.namespace}`;
   const denial = RBAC_DENIAL.exec(err.message);
@@ -121,6 +123,9 @@ function forbidden(err: ApiError, op: Operation, who: string): CliError {
 // The impersonation filter's wording, before any RBAC check of the request itself:
 // `users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope`.
 const IMPERSONATION_DENIAL = /^(\S+) "([^"]*)" is forbidden: User "([^"]*)" cannot impersonate resource "([^"]+)"/;
+// Servers with constrained impersonation (1.35 on) name the verb to be done as the other user instead:
+// `... is forbidden: User "alice" cannot impersonate-on:user-info:delete resource "members" ...`.
+const CONSTRAINED_DENIAL = /User "([^"]*)" cannot impersonate-on:/;
 const IMPERSONATED: Record<string, { what: string; field: string }> = {
   users: { what: 'the user', field: 'as' },
   serviceaccounts: { what: 'the service account', field: 'as' },
@@ -129,23 +134,37 @@ const IMPERSONATED: Record<string, { what: string; field: string }> = {
 };
 
 /** A kubeconfig's `as` (or its groups, uid, extras) that the real user may not take on: said as such, not as RBAC on the request. */
-function impersonationDenied(err: ApiError): CliError | undefined {
-  const denial = IMPERSONATION_DENIAL.exec(err.message);
-  if (!denial) return undefined;
-  const [, , name = '', user = '', resource = ''] = denial;
-  const extra = resource.startsWith('userextras/') ? resource.slice('userextras/'.length) : undefined;
-  const { what, field } =
-    extra === undefined
-      ? (IMPERSONATED[resource] ?? { what: resource, field: 'as' })
-      : { what: `the extra ${extra}`, field: 'as-user-extra' };
-  return new CliError(
-    ExitCode.Cluster,
-    `forbidden: user ${user} may not impersonate ${what} ${JSON.stringify(name)}, which ${field} in the kubeconfig asks for`,
-    {
-      hint: `ask for a ClusterRole granting "impersonate" on ${resource}, bound with a ClusterRoleBinding, or remove ${field} from the kubeconfig's user`,
-      cause: err,
-    },
-  );
+function impersonationDenied(err: ApiError, at: Endpoint): CliError | undefined {
+  const legacy = IMPERSONATION_DENIAL.exec(err.message);
+  const constrained = legacy ? null : CONSTRAINED_DENIAL.exec(err.message);
+  if (legacy) {
+    const [, , name = '', user = '', resource = ''] = legacy;
+    const extra = resource.startsWith('userextras/') ? resource.slice('userextras/'.length) : undefined;
+    const denied =
+      extra === undefined
+        ? (IMPERSONATED[resource] ?? { what: resource, field: 'as' })
+        : { what: `the extra ${extra}`, field: 'as-user-extra' };
+    return impersonationError(err, user, { whom: `${denied.what} ${JSON.stringify(name)}`, field: denied.field, resource });
+  }
+  if (constrained && at.impersonating !== undefined) {
+    return impersonationError(err, constrained[1] ?? '', {
+      whom: `the user ${JSON.stringify(at.impersonating)}`,
+      field: 'as',
+      resource: 'users',
+    });
+  }
+  return undefined;
+}
+
+function impersonationError(
+  err: ApiError,
+  user: string,
+  { whom, field, resource }: { whom: string; field: string; resource: string },
+): CliError {
+  return new CliError(ExitCode.Cluster, `forbidden: user ${user} may not impersonate ${whom}, which ${field} in the kubeconfig asks for`, {
+    hint: `ask for a ClusterRole granting "impersonate" on ${resource}, bound with a ClusterRoleBinding, or remove ${field} from the kubeconfig's user`,
+    cause: err,
+  });
 }
 
 export function crdMissing(crd: CrdRef, cause?: unknown): CliError {

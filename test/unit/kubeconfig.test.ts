@@ -198,6 +198,7 @@ test('an impersonation the user may not do is named as such, with the field that
         server: 'https://k',
         contextName: 'c',
         userName: 'u',
+        impersonating: 'bob',
       },
     );
     return `${err.message}\n${err.hint ?? ''}`;
@@ -216,5 +217,12 @@ test('an impersonation the user may not do is named as such, with the field that
       'userextras.authentication.k8s.io "s" is forbidden: User "nobody" cannot impersonate resource "userextras/scopes" in API group "authentication.k8s.io" at the cluster scope',
     ),
     /^forbidden: user nobody may not impersonate the extra scopes "s", which as-user-extra in the kubeconfig asks for\n/,
+  );
+  // constrained impersonation (Kubernetes 1.35 on) names the verb, not whom: the kubeconfig says that
+  assert.match(
+    denied(
+      'members.helloworld.apimeister.com "x" is forbidden: User "nobody" cannot impersonate-on:user-info:delete resource "members" in API group "helloworld.apimeister.com" in the namespace "ns"',
+    ),
+    /^forbidden: user nobody may not impersonate the user "bob", which as in the kubeconfig asks for\n/,
   );
 });
