@@ -2,6 +2,7 @@ import { CliError, ExitCode } from '../errors.js';
 import { type Change, changedPaths } from './diff.js';
 import type { Kube } from './client.js';
 import type { Operation } from './errors.js';
+import { failedBeforeSending } from './failures.js';
 import { ApiError, NetworkError } from './http.js';
 
 export type Outcome = 'created' | 'configured' | 'unchanged';
@@ -54,6 +55,7 @@ const NEVER_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)$|CERT|SSL|TLS|SIGNATURE|
 export function mayHaveChanged(err: unknown, cutOff?: AbortSignal): boolean {
   if (cutOff?.aborted === true) return true;
   const cause = err instanceof CliError && err.cause !== undefined ? err.cause : err;
+  if (failedBeforeSending(err) || failedBeforeSending(cause)) return false;
   if (cause instanceof ApiError) return cause.status >= 500;
   if (cause instanceof NetworkError) return !NEVER_SENT.test(cause.code);
   return !(cause instanceof CliError && cause.exitCode === ExitCode.Usage);

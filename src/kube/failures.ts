@@ -69,6 +69,18 @@ export class UnexpectedAnswer extends Error {
   }
 }
 
+const beforeSending = new WeakSet<object>();
+
+/** The request was never sent: getting its credentials failed (an exec plugin, a token file). */
+export function failedBeforeSending(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && beforeSending.has(err);
+}
+
+export function markFailedBeforeSending(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) beforeSending.add(err);
+  return err;
+}
+
 const NOT_TRUSTED = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',

@@ -4,7 +4,16 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { ResolvedConfig } from './config.js';
 import { type Credential, Credentials } from './credentials.js';
-import { describeBody, isJson, kubernetesObject, NetworkError, toApiError, toNetworkError, UnexpectedAnswer } from './failures.js';
+import {
+  describeBody,
+  isJson,
+  kubernetesObject,
+  markFailedBeforeSending,
+  NetworkError,
+  toApiError,
+  toNetworkError,
+  UnexpectedAnswer,
+} from './failures.js';
 import { chooseProxy, type ProxyChoice, redact, TunnelAgent } from './proxy.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
@@ -107,11 +116,11 @@ export class KubeClient {
 
   /** Sends; after a 401, once more with fresh credentials if the token file or exec plugin has some (as client-go). */
   private async send(req: ApiRequest): Promise<IncomingMessage> {
-    const first = await this.credentials.get();
+    const first = await this.credential();
     let res = await this.exchange(req, first);
     if (res.statusCode === 401 && (await this.credentials.refresh(first))) {
       res.resume();
-      res = await this.exchange(req, await this.credentials.get());
+      res = await this.exchange(req, await this.credential());
     }
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400) {
@@ -120,6 +129,14 @@ export class KubeClient {
       throw new UnexpectedAnswer('REDIRECT', `a redirect${location ? ` to ${JSON.stringify(location)}` : ''} (HTTP ${status})`);
     }
     return res;
+  }
+
+  private async credential(): Promise<Credential> {
+    try {
+      return await this.credentials.get();
+    } catch (err) {
+      throw markFailedBeforeSending(err);
+    }
   }
 
   private async exchange(req: ApiRequest, credential: Credential): Promise<IncomingMessage> {
