@@ -1,5 +1,13 @@
-// The API server's own record of what a service account asked and what it answered (ControlPlaneOptions.auditServiceAccounts).
+// The API server's own record of who asked what, and what it answered (ControlPlaneOptions.auditServiceAccounts and
+// auditEveryoneButAdmin).
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+
+export interface AuditedUser {
+  username?: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
 
 /** One request, at the last stage logged for it: ResponseComplete, or ResponseStarted for a watch still open. */
 export interface AuditedRequest {
@@ -7,7 +15,10 @@ export interface AuditedRequest {
   stage: string;
   verb: string;
   requestURI: string;
-  user: { username: string };
+  /** Who authenticated (no username: authentication failed), and whom it impersonated. */
+  user: AuditedUser;
+  impersonatedUser?: AuditedUser;
+  userAgent?: string;
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
   responseStatus?: { code?: number };
   /** When the request arrived, and when it reached `stage`. */

@@ -13,6 +13,17 @@ export interface ControlPlaneOptions {
   extraApiserverArgs?: string[];
   /** Record every request made by a service account (not the admin's) in `auditLog`: who asked what, and the answer. */
   auditServiceAccounts?: boolean;
+  /** Record every request but the admin's (the harness's own): who asked, as whom, where, and the answer. */
+  auditEveryoneButAdmin?: boolean;
+  /** More users of the token file, besides admin and nobody. */
+  tokenUsers?: TokenUser[];
+}
+
+/** A line of the API server's token file: the token, the user name it authenticates, the user's groups. */
+export interface TokenUser {
+  token: string;
+  name: string;
+  groups?: string[];
 }
 
 export interface ControlPlane {
@@ -23,7 +34,7 @@ export interface ControlPlane {
   readonly nobodyToken: string;
   readonly kubeconfig: string;
   readonly etcdEndpoint: string;
-  /** JSON lines of audit events, written only with `auditServiceAccounts` (see audit.ts). */
+  /** JSON lines of audit events, written only with `auditServiceAccounts` or `auditEveryoneButAdmin` (see audit.ts). */
   readonly auditLog: string;
   kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string;
   stopApiserver(): Promise<void>;
@@ -298,8 +309,18 @@ rules:
   - level: None
 `;
 
-function writeTokenFile(file: string, adminToken: string, nobodyToken: string): void {
+const AUDIT_EVERYONE_BUT_ADMIN = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    users: [admin, 'system:apiserver']
+  - level: Metadata
+`;
+
+function writeTokenFile(file: string, adminToken: string, nobodyToken: string, more: TokenUser[]): void {
   const lines = [`${adminToken},admin,admin-uid,"system:masters"`, `${nobodyToken},nobody,nobody-uid`];
+  for (const u of more) lines.push(`${u.token},${u.name},${u.name}-uid${u.groups?.length ? `,"${u.groups.join(',')}"` : ''}`);
   writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
 }
 
@@ -383,7 +404,7 @@ function apiserverArgs(layout: Layout, ports: Ports, opts: ControlPlaneOptions):
     '--profiling=false',
   ];
   if (opts.watchCache === false) args.push('--watch-cache=false');
-  if (opts.auditServiceAccounts === true) {
+  if (opts.auditServiceAccounts === true || opts.auditEveryoneButAdmin === true) {
     // 0 would mean the log library's default, a new file every 100 MB: readers follow one file
     args.push(`--audit-policy-file=${layout.auditPolicy}`, `--audit-log-path=${layout.auditLog}`, '--audit-log-maxsize=1000000');
   }
@@ -562,8 +583,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const adminToken = randomBytes(24).toString('hex');
   const nobodyToken = randomBytes(24).toString('hex');
   writeServiceAccountKey(layout.saKey);
-  writeTokenFile(layout.tokenFile, adminToken, nobodyToken);
-  writeFileSync(layout.auditPolicy, AUDIT_POLICY);
+  writeTokenFile(layout.tokenFile, adminToken, nobodyToken, opts.tokenUsers ?? []);
+  writeFileSync(layout.auditPolicy, opts.auditEveryoneButAdmin === true ? AUDIT_EVERYONE_BUT_ADMIN : AUDIT_POLICY);
   const [etcdClient = 0, etcdPeer = 0, apiserver = 0] = await freePorts(3);
   const ports = { etcdClient, etcdPeer, apiserver };
   const cp = new RunningControlPlane(layout, assets, ports, opts, adminToken, nobodyToken);
