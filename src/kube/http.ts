@@ -208,7 +208,10 @@ export class KubeClient {
   }
 }
 
-/** SOCKS proxies are left to client-node's agent, loaded only for them. */
+/**
+ * SOCKS proxies are left to client-node's agent, loaded only for them. `socks5://` is handed over as `socks5h://`:
+ * the proxy resolves the server's name, as Go's SOCKS5 dialer (kubectl's) has it do, rather than this machine.
+ */
 async function socksAgent(config: ResolvedConfig, proxy: URL, options: https.AgentOptions): Promise<http.Agent> {
   const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
   const base64 = (pem: string | Buffer | Array<string | Buffer> | undefined): string | undefined =>
@@ -219,7 +222,7 @@ async function socksAgent(config: ResolvedConfig, proxy: URL, options: https.Age
       {
         name: 'socks',
         server: config.cluster.server,
-        proxyUrl: proxy.href,
+        proxyUrl: proxy.href.replace(/^socks5:/, 'socks5h:'),
         caData: base64(options.ca),
         skipTLSVerify: options.rejectUnauthorized === false,
         tlsServerName: options.servername,
