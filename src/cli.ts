@@ -25,7 +25,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .version(version, '-V, --version')
     .option('--kubeconfig <path>', 'path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
     .option('--context <name>', 'the kubeconfig context to use')
-    .option('-n, --namespace <namespace>', "the namespace (default: the context's namespace, else default)")
+    .option('-n, --namespace <namespace>', "the namespace (default: the context's namespace; in a pod, else the pod's; else default)")
     .option('--no-color', 'never colour the output (also: NO_COLOR=1)')
     .option('--debug', 'log each HTTP request (method, URL, status) to stderr; show stack traces')
     .showHelpAfterError('(run with --help for usage)')
