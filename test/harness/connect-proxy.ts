@@ -15,17 +15,20 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-export async function startConnectProxy(targetPort: number): Promise<ConnectProxy> {
+/** With `user`, a tunnel is opened only for a CONNECT that carries `Proxy-Authorization: Basic` for user:password. */
+export async function startConnectProxy(targetPort: number, auth?: { user: string; password: string }): Promise<ConnectProxy> {
   const tunnels: string[] = [];
   const sockets = new Set<net.Socket>();
   let refusal: number | undefined;
+  const expected = auth === undefined ? undefined : `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
   const server = http.createServer((_req, res) => res.writeHead(405).end());
   server.on('connect', (req: http.IncomingMessage, client: net.Socket) => {
     tunnels.push(req.url ?? '');
     sockets.add(client);
     client.on('error', () => undefined);
     client.once('close', () => sockets.delete(client));
-    if (refusal !== undefined) return void client.end(`HTTP/1.1 ${refusal} Refused\r\nContent-Length: 0\r\n\r\n`);
+    const status = refusal ?? (expected !== undefined && req.headers['proxy-authorization'] !== expected ? 407 : undefined);
+    if (status !== undefined) return void client.end(`HTTP/1.1 ${status} Refused\r\nContent-Length: 0\r\n\r\n`);
     const upstream = net.connect(targetPort, '127.0.0.1', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.pipe(client).pipe(upstream);
