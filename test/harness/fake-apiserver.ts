@@ -82,31 +82,46 @@ export function selfSigned(prefix: string, commonName: string): { cert: string; 
   return pair;
 }
 
-/** A CA and a server certificate it signed. */
-function makeCertificates(dir: string): { caFile: string; key: Buffer; cert: Buffer } {
-  const n = ++instances;
-  const file = (name: string): string => join(dir, `fake-apiserver-${n}-${name}`);
-  const ca = selfSigned(file('ca'), 'fake-apiserver-ca');
-  openssl(['req', ...EC_KEY, '-subj', '/CN=fake-apiserver', '-keyout', file('server.key'), '-out', file('server.csr')]);
-  writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+/**
+ * A certificate for `subject` (`/O=group/CN=name`) signed by `ca`, and its key, as files `PREFIX.crt` and
+ * `PREFIX.key`; `extensions` (an openssl extension file's text) adds subjectAltName and the like.
+ */
+export function signedBy(
+  ca: { cert: string; key: string },
+  prefix: string,
+  subject: string,
+  extensions?: string,
+): { cert: string; key: string } {
+  const pair = { cert: `${prefix}.crt`, key: `${prefix}.key` };
+  openssl(['req', ...EC_KEY, '-subj', subject, '-keyout', pair.key, '-out', `${prefix}.csr`]);
+  const ext = extensions === undefined ? [] : ['-extfile', `${prefix}.ext`];
+  if (extensions !== undefined) writeFileSync(`${prefix}.ext`, extensions);
   openssl([
     'x509',
     '-req',
     '-in',
-    file('server.csr'),
+    `${prefix}.csr`,
     '-CA',
     ca.cert,
     '-CAkey',
     ca.key,
     '-CAcreateserial',
     '-out',
-    file('server.crt'),
+    pair.cert,
     '-days',
     '1',
-    '-extfile',
-    file('san.ext'),
+    ...ext,
   ]);
-  return { caFile: ca.cert, key: readFileSync(file('server.key')), cert: readFileSync(file('server.crt')) };
+  return pair;
+}
+
+/** A CA and a server certificate it signed. */
+function makeCertificates(dir: string): { caFile: string; key: Buffer; cert: Buffer } {
+  const n = ++instances;
+  const file = (name: string): string => join(dir, `fake-apiserver-${n}-${name}`);
+  const ca = selfSigned(file('ca'), 'fake-apiserver-ca');
+  const server = signedBy(ca, file('server'), '/CN=fake-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  return { caFile: ca.cert, key: readFileSync(server.key), cert: readFileSync(server.cert) };
 }
 
 class Fake implements FakeApiServer {

@@ -3,7 +3,7 @@
 // impersonation) and in which namespace. A case is a row of CASES: the next divergence is found by adding one.
 // Where member-watch differs on purpose, the row says why, and docs/kubeconfig.md's table says the same.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import type { CliResult } from '../harness/cli.js';
 import { clusterFor } from '../harness/cluster.js';
 import { startConnectProxy } from '../harness/connect-proxy.js';
+import { selfSigned, signedBy } from '../harness/fake-apiserver.js';
 import { type ControlPlane, killOnExit, removeOnExit, startControlPlane, type TokenUser } from '../harness/control-plane.js';
 import { KUBECTL, kubectl } from '../harness/deploy.js';
 import { requestToken } from '../harness/pod.js';
@@ -48,23 +49,6 @@ interface Env {
 
 const env = {} as Env;
 
-const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-function clientCa(dir: string): { cert: string; key: string } {
-  const pair = { cert: join(dir, 'client-ca.crt'), key: join(dir, 'client-ca.key') };
-  openssl(['req', '-x509', ...EC_KEY, '-subj', '/CN=matrix-client-ca', '-keyout', pair.key, '-out', pair.cert, '-days', '1']);
-  return pair;
-}
-
-function clientCert(dir: string, ca: { cert: string; key: string }, user: string): { cert: string; key: string } {
-  const pair = { cert: join(dir, 'client.crt'), key: join(dir, 'client.key') };
-  const csr = join(dir, 'client.csr');
-  openssl(['req', ...EC_KEY, '-subj', `/O=matrix/CN=${user}`, '-keyout', pair.key, '-out', csr]);
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', pair.cert, '-days', '1']);
-  return pair;
-}
-
 function scene(i: number): Scene {
   const id = caseIds[i] ?? '';
   const [A, B] = env.servers as [Server, Server];
@@ -100,7 +84,7 @@ function scene(i: number): Scene {
         contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'ns-c', ...o.context } }],
       };
     },
-    cert: () => clientCert(dir, env.clientCa, `${id}-cert`),
+    cert: () => signedBy(env.clientCa, join(dir, 'client'), `/O=matrix/CN=${id}-cert`),
     plugin: (body, apiVersion = V1) => {
       const file = join(dir, 'plugin.sh');
       const credential =
@@ -172,7 +156,7 @@ before(async () => {
   env.root = mkdtempSync(join(tmpdir(), 'member-watch-matrix-'));
   removeOnExit(env.root);
   // trusted by both servers, for the cases with client certificates
-  env.clientCa = clientCa(env.root);
+  env.clientCa = selfSigned(join(env.root, 'client-ca'), 'matrix-client-ca');
   const options = { auditEveryoneButAdmin: true, tokenUsers, extraApiserverArgs: [`--client-ca-file=${env.clientCa.cert}`] };
   const [a, b] = await Promise.all([startControlPlane(options), startControlPlane(options)]);
   env.cleanups = [];
