@@ -17,12 +17,14 @@ const env = useControlPlane({ installCrd: false });
 function collectSockets(): { sockets: Set<Socket>; stop: () => void } {
   const requests: ClientRequest[] = [];
   const onRequest = (message: unknown): void => void requests.push((message as { request: ClientRequest }).request);
-  diagnostics.subscribe('http.client.request.start', onRequest);
+  // held here: a channel nobody holds can be collected, and its subscribers with it
+  const channel = diagnostics.channel('http.client.request.start');
+  channel.subscribe(onRequest);
   return {
     get sockets() {
       return new Set(requests.map((r) => r.socket).filter((s): s is Socket => s !== null));
     },
-    stop: () => diagnostics.unsubscribe('http.client.request.start', onRequest),
+    stop: () => channel.unsubscribe(onRequest),
   };
 }
 
