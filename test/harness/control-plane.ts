@@ -13,7 +13,7 @@ export interface ControlPlaneOptions {
   extraApiserverArgs?: string[];
   /** Record every request made by a service account (not the admin's) in `auditLog`: who asked what, and the answer. */
   auditServiceAccounts?: boolean;
-  /** Record every request but the admin's (the harness's own): who asked, as whom, where, and the answer. */
+  /** Record every request but the harness's own (admin, the API server's loopback, a controller manager): who asked, as whom, where, and the answer. */
   auditEveryoneButAdmin?: boolean;
   /** More users of the token file, besides admin and nobody. */
   tokenUsers?: TokenUser[];
@@ -314,7 +314,7 @@ kind: Policy
 omitStages: [RequestReceived]
 rules:
   - level: None
-    users: [admin, 'system:apiserver']
+    users: [admin, 'system:apiserver', 'system:kube-controller-manager']
   - level: Metadata
 `;
 
