@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -34,6 +34,8 @@ export interface ControlPlane {
   readonly nobodyToken: string;
   readonly kubeconfig: string;
   readonly etcdEndpoint: string;
+  /** Whether a kube-controller-manager runs beside the API server (the assets have one: 1.37, not 1.20). */
+  readonly controllerManager: boolean;
   /** JSON lines of audit events, written only with `auditServiceAccounts` or `auditEveryoneButAdmin` (see audit.ts). */
   readonly auditLog: string;
   kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string;
@@ -163,6 +165,26 @@ function installAssets(): string {
   return folder;
 }
 
+export interface AssetsVersion {
+  /** As the binary says it: `v1.37.2`. */
+  gitVersion: string;
+  minor: number;
+}
+
+const versions = new Map<string, AssetsVersion>();
+
+/** What `kube-apiserver --version` says, read once per folder: known before any server starts, when tests are defined. */
+export function assetsVersion(assets = resolveAssets()): AssetsVersion {
+  const known = versions.get(assets);
+  if (known) return known;
+  const said = execFileSync(join(assets, 'kube-apiserver'), ['--version'], { encoding: 'utf8' });
+  const match = /v1\.(\d+)\.\d+\S*/.exec(said);
+  if (!match) throw new Error(`${join(assets, 'kube-apiserver')} --version said ${said}`);
+  const version = { gitVersion: match[0], minor: Number(match[1]) };
+  versions.set(assets, version);
+  return version;
+}
+
 function runText(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
     execFile(file, args, { env, timeout: 30_000 }, (err, stdout, stderr) => {
@@ -269,6 +291,7 @@ interface Layout {
   saKey: string;
   tokenFile: string;
   kubeconfig: string;
+  controllerManagerKubeconfig: string;
   auditPolicy: string;
   auditLog: string;
 }
@@ -285,6 +308,7 @@ function makeLayout(): Layout {
     saKey: join(dir, 'sa.key'),
     tokenFile: join(dir, 'tokens.csv'),
     kubeconfig: join(dir, 'kubeconfig'),
+    controllerManagerKubeconfig: join(dir, 'kube-controller-manager.kubeconfig'),
     auditPolicy: join(dir, 'audit-policy.yaml'),
     auditLog: join(dir, 'audit.log'),
   };
@@ -299,27 +323,44 @@ function writeServiceAccountKey(file: string): void {
   writeFileSync(file, privateKey, { mode: 0o600 });
 }
 
-// RequestReceived says nothing the later stages do not; a watch's ResponseStarted shows it while it is still open
+// RequestReceived says nothing the later stages do not; a watch's ResponseStarted shows it while it is still open.
+// The controller manager's controllers are service accounts of kube-system: not what a test audits.
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+  - level: None
+    userGroups: ['system:serviceaccounts:kube-system']
   - level: Metadata
     userGroups: ['system:serviceaccounts']
   - level: None
 `;
 
+// The controller manager's controllers act as service accounts of kube-system (--use-service-account-credentials).
 const AUDIT_EVERYONE_BUT_ADMIN = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
   - level: None
     users: [admin, 'system:apiserver', 'system:kube-controller-manager']
+  - level: None
+    userGroups: ['system:serviceaccounts:kube-system']
   - level: Metadata
 `;
 
-function writeTokenFile(file: string, adminToken: string, nobodyToken: string, more: TokenUser[]): void {
-  const lines = [`${adminToken},admin,admin-uid,"system:masters"`, `${nobodyToken},nobody,nobody-uid`];
+interface Tokens {
+  admin: string;
+  nobody: string;
+  /** The user the bootstrap RBAC policy binds to the system:kube-controller-manager role. */
+  controllerManager: string;
+}
+
+function writeTokenFile(file: string, tokens: Tokens, more: TokenUser[]): void {
+  const lines = [
+    `${tokens.admin},admin,admin-uid,"system:masters"`,
+    `${tokens.nobody},nobody,nobody-uid`,
+    `${tokens.controllerManager},system:kube-controller-manager,kube-controller-manager-uid`,
+  ];
   for (const u of more) lines.push(`${u.token},${u.name},${u.name}-uid${u.groups?.length ? `,"${u.groups.join(',')}"` : ''}`);
   writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
 }
@@ -327,8 +368,8 @@ function writeTokenFile(file: string, adminToken: string, nobodyToken: string, m
 interface KubeconfigSpec {
   server: string;
   caFile: string;
-  adminToken: string;
-  nobodyToken: string;
+  /** Token by user name, each user with a context of the same name; the first is the current context by default. */
+  users: Record<string, string>;
   namespace?: string | undefined;
   context?: string | undefined;
 }
@@ -336,19 +377,14 @@ interface KubeconfigSpec {
 function kubeconfigText(s: KubeconfigSpec): string {
   const ctx = (user: string): Record<string, string> =>
     s.namespace === undefined ? { cluster: 'test', user } : { cluster: 'test', user, namespace: s.namespace };
+  const names = Object.keys(s.users);
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    'current-context': s.context ?? 'admin',
+    'current-context': s.context ?? names[0],
     clusters: [{ name: 'test', cluster: { server: s.server, 'certificate-authority': s.caFile } }],
-    users: [
-      { name: 'admin', user: { token: s.adminToken } },
-      { name: 'nobody', user: { token: s.nobodyToken } },
-    ],
-    contexts: [
-      { name: 'admin', context: ctx('admin') },
-      { name: 'nobody', context: ctx('nobody') },
-    ],
+    users: Object.entries(s.users).map(([name, token]) => ({ name, user: { token } })),
+    contexts: names.map((name) => ({ name, context: ctx(name) })),
     preferences: {},
   };
   // JSON is valid YAML, and avoids hand-quoting
@@ -382,11 +418,13 @@ function etcdArgs(layout: Layout, ports: Ports): string[] {
   ];
 }
 
-function apiserverArgs(layout: Layout, ports: Ports, opts: ControlPlaneOptions): string[] {
+function apiserverArgs(layout: Layout, ports: Ports, opts: ControlPlaneOptions, version: AssetsVersion): string[] {
   const args = [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // the `kubernetes` Service's endpoints would be this loopback address, which 1.20 complains of and 1.37 refuses
+    '--endpoint-reconciler-type=none',
     `--secure-port=${ports.apiserver}`,
     `--cert-dir=${layout.certDir}`,
     '--service-cluster-ip-range=10.0.0.0/24',
@@ -403,12 +441,33 @@ function apiserverArgs(layout: Layout, ports: Ports, opts: ControlPlaneOptions):
     '--enable-priority-and-fairness=false',
     '--profiling=false',
   ];
+  // Since 1.27 a stopping server can end its watches itself; without this it waits for their clients to go (1.20
+  // always does) until it is killed.
+  if (version.minor >= 27) args.push('--shutdown-watch-termination-grace-period=2s');
   if (opts.watchCache === false) args.push('--watch-cache=false');
   if (opts.auditServiceAccounts === true || opts.auditEveryoneButAdmin === true) {
     // 0 would mean the log library's default, a new file every 100 MB: readers follow one file
     args.push(`--audit-policy-file=${layout.auditPolicy}`, `--audit-log-path=${layout.auditLog}`, '--audit-log-maxsize=1000000');
   }
   return args.concat(opts.extraApiserverArgs ?? []);
+}
+
+function controllerManagerArgs(layout: Layout): string[] {
+  return [
+    `--kubeconfig=${layout.controllerManagerKubeconfig}`,
+    // what a namespace's deletion, ownerReferences and service accounts need, as on a real cluster; nothing that
+    // waits for nodes or pods, which the suite has none of
+    '--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller',
+    // each controller acts as its own service account with the role the bootstrap policy gives it, as kubeadm sets it up
+    '--use-service-account-credentials=true',
+    `--service-account-private-key-file=${layout.saKey}`,
+    `--root-ca-file=${layout.caFile}`,
+    // a single instance: no Lease to wait for at start, and no exit when the API server is down for longer than a lease
+    '--leader-elect=false',
+    // nobody asks its health or metrics: no port, no certificates of its own
+    '--secure-port=0',
+    '--profiling=false',
+  ];
 }
 
 // --- the control plane ---
@@ -418,6 +477,8 @@ class RunningControlPlane implements ControlPlane {
   readonly etcdEndpoint: string;
   private readonly etcd: ManagedProcess;
   private readonly apiserver: ManagedProcess;
+  private readonly controllerManagerProcess: ManagedProcess;
+  readonly controllerManager: boolean;
   private kubeconfigCount = 0;
   private stopping: Promise<void> | undefined;
 
@@ -426,8 +487,7 @@ class RunningControlPlane implements ControlPlane {
     private readonly assets: string,
     private readonly ports: Ports,
     private readonly opts: ControlPlaneOptions,
-    readonly adminToken: string,
-    readonly nobodyToken: string,
+    private readonly tokens: Tokens,
   ) {
     this.server = `https://127.0.0.1:${ports.apiserver}`;
     this.etcdEndpoint = `http://127.0.0.1:${ports.etcdClient}`;
@@ -437,6 +497,20 @@ class RunningControlPlane implements ControlPlane {
       logFile: join(layout.dir, 'kube-apiserver.log'),
       child: undefined,
     };
+    this.controllerManagerProcess = {
+      name: 'kube-controller-manager',
+      logFile: join(layout.dir, 'kube-controller-manager.log'),
+      child: undefined,
+    };
+    this.controllerManager = existsSync(join(assets, 'kube-controller-manager'));
+  }
+
+  get adminToken(): string {
+    return this.tokens.admin;
+  }
+
+  get nobodyToken(): string {
+    return this.tokens.nobody;
   }
 
   get dir(): string {
@@ -455,8 +529,10 @@ class RunningControlPlane implements ControlPlane {
     return this.layout.auditLog;
   }
 
-  writeDefaultKubeconfig(): void {
+  writeKubeconfigs(): void {
     writeFileSync(this.layout.kubeconfig, kubeconfigText(this.kubeconfigSpec()), { mode: 0o600 });
+    const controllerManager = { ...this.kubeconfigSpec(), users: { 'kube-controller-manager': this.tokens.controllerManager } };
+    writeFileSync(this.layout.controllerManagerKubeconfig, kubeconfigText(controllerManager), { mode: 0o600 });
   }
 
   kubeconfigFor(opts: { server?: string; namespace?: string; context?: string }): string {
@@ -480,13 +556,26 @@ class RunningControlPlane implements ControlPlane {
 
   async startApiserver(): Promise<void> {
     this.ensureNotRunning(this.apiserver);
-    const args = apiserverArgs(this.layout, this.ports, this.opts);
+    const args = apiserverArgs(this.layout, this.ports, this.opts, assetsVersion(this.assets));
     spawnLogged(this.apiserver, join(this.assets, 'kube-apiserver'), args);
     await pollUntil(this.apiserver, () => this.readyz(), 'ready');
   }
 
   stopApiserver(): Promise<void> {
     return terminate(this.apiserver);
+  }
+
+  /**
+   * Started once, after the API server, and left running when a test stops or restarts the API server: it
+   * reconnects as it would on a real cluster. Ready when its service-account controller has made the `default`
+   * namespace's service account, which also proves its own credentials work.
+   */
+  async startControllerManager(): Promise<void> {
+    this.ensureNotRunning(this.controllerManagerProcess);
+    spawnLogged(this.controllerManagerProcess, join(this.assets, 'kube-controller-manager'), controllerManagerArgs(this.layout));
+    const ca = readFileSync(this.layout.caFile, 'utf8');
+    const url = `${this.server}/api/v1/namespaces/default/serviceaccounts/default`;
+    await pollUntil(this.controllerManagerProcess, async () => (await httpsStatus(url, ca, this.tokens.admin)) === 200, 'ready');
   }
 
   freezeApiserver(): void {
@@ -522,6 +611,7 @@ class RunningControlPlane implements ControlPlane {
   }
 
   private async stopAll(): Promise<void> {
+    await terminate(this.controllerManagerProcess);
     await terminate(this.apiserver);
     await terminate(this.etcd);
     rmSync(this.layout.dir, { recursive: true, force: true });
@@ -532,8 +622,7 @@ class RunningControlPlane implements ControlPlane {
     return {
       server: this.server,
       caFile: this.layout.caFile,
-      adminToken: this.adminToken,
-      nobodyToken: this.nobodyToken,
+      users: { admin: this.tokens.admin, nobody: this.tokens.nobody },
     };
   }
 
@@ -580,18 +669,19 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const assets = resolveAssets();
   const layout = makeLayout();
-  const adminToken = randomBytes(24).toString('hex');
-  const nobodyToken = randomBytes(24).toString('hex');
+  const token = (): string => randomBytes(24).toString('hex');
+  const tokens = { admin: token(), nobody: token(), controllerManager: token() };
   writeServiceAccountKey(layout.saKey);
-  writeTokenFile(layout.tokenFile, adminToken, nobodyToken, opts.tokenUsers ?? []);
+  writeTokenFile(layout.tokenFile, tokens, opts.tokenUsers ?? []);
   writeFileSync(layout.auditPolicy, opts.auditEveryoneButAdmin === true ? AUDIT_EVERYONE_BUT_ADMIN : AUDIT_POLICY);
   const [etcdClient = 0, etcdPeer = 0, apiserver = 0] = await freePorts(3);
   const ports = { etcdClient, etcdPeer, apiserver };
-  const cp = new RunningControlPlane(layout, assets, ports, opts, adminToken, nobodyToken);
-  cp.writeDefaultKubeconfig();
+  const cp = new RunningControlPlane(layout, assets, ports, opts, tokens);
+  cp.writeKubeconfigs();
   try {
     await cp.startEtcd();
     await cp.startApiserver();
+    if (cp.controllerManager) await cp.startControllerManager();
   } catch (err) {
     await cp.stop();
     throw err;

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { clusterFor, type Cluster } from './cluster.js';
-import { resolveAssets, startControlPlane, type ControlPlane } from './control-plane.js';
+import { assetsVersion, startControlPlane, type ControlPlane } from './control-plane.js';
+import { needsControllerManager } from './requirements.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 let cp: ControlPlane;
@@ -59,12 +58,9 @@ function closedWithin(resp: IncomingMessage, ms: number): Promise<boolean> {
   });
 }
 
-/** The version the binary says it is (`Kubernetes v1.20.2`): the suite runs against whichever one it is given. */
+/** The version the binary says it is (`v1.20.2`): the suite runs against whichever one it is given. */
 function binaryVersion(): string {
-  const said = execFileSync(join(resolveAssets(), 'kube-apiserver'), ['--version'], { encoding: 'utf8' });
-  const version = /v\d+\.\d+\.\d+\S*/.exec(said)?.[0];
-  assert.ok(version !== undefined, `kube-apiserver --version said ${said}`);
-  return version;
+  return assetsVersion().gitVersion;
 }
 
 function loadKubeConfig(file: string, context?: string): KubeConfig {
@@ -174,3 +170,37 @@ test("etcd's revision moves with every write", async () => {
   await cluster.createNamespace('revision');
   assert.ok((await cp.etcdRevision()) > before);
 });
+
+async function gone(read: () => Promise<unknown>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await read();
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return;
+      throw err;
+    }
+    assert.ok(Date.now() < deadline, `${what} still there after 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test(
+  'beside the controller manager, garbage is collected and a deleted namespace goes, also after an apiserver restart',
+  needsControllerManager(),
+  async () => {
+    const { core } = cluster;
+    const namespace = await cluster.createNamespace('controllers');
+    const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owner' } } });
+    const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' }];
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owned', ownerReferences } } });
+    await core.deleteNamespacedConfigMap({ namespace, name: 'owner' });
+    await gone(() => core.readNamespacedConfigMap({ namespace, name: 'owned' }), 'a ConfigMap whose owner was deleted');
+
+    await cp.stopApiserver();
+    await cp.startApiserver();
+    const restarted = clusterFor(cp).core;
+    await restarted.deleteNamespace({ name: namespace });
+    await gone(() => restarted.readNamespace({ name: namespace }), `namespace ${namespace}`);
+  },
+);
