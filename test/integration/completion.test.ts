@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { buildProgram } from '../../src/cli.js';
 import { CLI_PATH } from '../harness/cli.js';
 import { commandsOnPath } from '../harness/commands.js';
+import { needsTools } from '../harness/requirements.js';
 import { useControlPlane } from './support.js';
 
 const run = promisify(execFile);
@@ -91,7 +92,7 @@ async function fishComplete(line: string): Promise<string[]> {
   return stdout.split('\n').filter((l) => l !== '');
 }
 
-test('zsh and fish complete commands, flags, values and file names', async () => {
+test('zsh and fish complete commands, flags, values and file names', needsTools('zsh', 'fish'), async () => {
   // Commands come with their descriptions (as the help shows them): value:description for zsh, a tab for fish.
   const watchDescription =
     buildProgram()

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { commandsOnPath } from '../harness/commands.js';
+import { needsTools } from '../harness/requirements.js';
 import { escapeRegExp, openTerminal, PROMPT } from '../harness/terminal.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,7 +33,7 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
-test('npm run demo shows every message, and Ctrl-C leaves nothing running', async () => {
+test('npm run demo shows every message, and Ctrl-C leaves nothing running', needsTools('tmux'), async () => {
   const commands = commandsOnPath();
   const term = await openTerminal({ cwd: REPO_ROOT, rows: 60, env: { PATH: commands.path, DEMO_PAUSE_MS: '300' } });
   let dir: string | undefined;

@@ -3,16 +3,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { commandsOnPath } from '../harness/commands.js';
+import { needsTools } from '../harness/requirements.js';
 import { escapeRegExp, openTerminal, PROMPT, type Terminal } from '../harness/terminal.js';
 import { useControlPlane } from './support.js';
 
 const env = useControlPlane({ installCrd: false });
 const commands = commandsOnPath();
 const PROMPT_AT_END = new RegExp(`${escapeRegExp(PROMPT.trim())}$`);
+const TMUX = needsTools('tmux');
 let term: Terminal;
 
 before(async () => {
-  term = await openTerminal({ env: { PATH: commands.path } });
+  if (TMUX.skip === undefined) term = await openTerminal({ env: { PATH: commands.path } });
 });
 
 after(async () => {
@@ -38,7 +40,7 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
-test('Ctrl-C stops watch while it connects to a server that does not answer; typed keys are dropped', async () => {
+test('Ctrl-C stops watch while it connects to a server that does not answer; typed keys are dropped', TMUX, async () => {
   const kubeconfig = env.cp.kubeconfigFor({ server: 'https://127.0.0.1:9' });
   await start(`member-watch --kubeconfig ${kubeconfig} watch --for added:patrick`);
   // connecting, then reconnecting after each refusal: one spinner all along
@@ -52,7 +54,7 @@ test('Ctrl-C stops watch while it connects to a server that does not answer; typ
   assert.equal(await term.lastStatus(), 130, 'interrupted with a --for condition pending');
 });
 
-test('Ctrl-C stops watch while it waits for the CRD; Ctrl-Z suspends it and fg brings the spinner back', async () => {
+test('Ctrl-C stops watch while it waits for the CRD; Ctrl-Z suspends it and fg brings the spinner back', TMUX, async () => {
   await start(`member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick`);
   await term.waitFor(/waiting for the Member CRD/);
   await term.press('C-z');
@@ -67,7 +69,7 @@ test('Ctrl-C stops watch while it waits for the CRD; Ctrl-Z suspends it and fg b
   assert.equal(await term.lastStatus(), 130);
 });
 
-test('under CI a terminal gets plain lines: every wait is told, and Ctrl-C still stops the watch', async () => {
+test('under CI a terminal gets plain lines: every wait is told, and Ctrl-C still stops the watch', TMUX, async () => {
   await start(`CI=true member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick`);
   // A spinner that CI silenced would show its first text and nothing after it.
   await term.waitFor(/waiting for the Member CRD/);
@@ -76,7 +78,7 @@ test('under CI a terminal gets plain lines: every wait is told, and Ctrl-C still
   assert.equal(await term.lastStatus(), 130);
 });
 
-test('in the background (&), the spinner leaves the keyboard alone and the job is not stopped for touching it', async () => {
+test('in the background (&), the spinner leaves the keyboard alone and the job is not stopped for touching it', TMUX, async () => {
   const kubeconfig = env.cp.kubeconfigFor({ server: 'https://127.0.0.1:9' });
   await start(`member-watch --kubeconfig ${kubeconfig} watch --for added:patrick & sleep 3; jobs`);
   // A background job that switched the terminal to raw mode would have been stopped (SIGTTOU): "Stopped".
@@ -86,7 +88,7 @@ test('in the background (&), the spinner leaves the keyboard alone and the job i
   await promptIsBack();
 });
 
-test('keys typed while a spinner shows do not reach the shell when the command ends by itself', async () => {
+test('keys typed while a spinner shows do not reach the shell when the command ends by itself', TMUX, async () => {
   await start(`member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick --timeout 8s`);
   await term.waitFor(/waiting for the Member CRD/);
   // A whole command line: if the keys were left for the shell, it would run it and print LEAKED.
@@ -97,7 +99,7 @@ test('keys typed while a spinner shows do not reach the shell when the command e
   assert.doesNotMatch(await term.screen(), /LEAKED|LEAK""ED/);
 });
 
-test('Ctrl-C stops install-crd while it waits for the CRD to be established', async () => {
+test('Ctrl-C stops install-crd while it waits for the CRD to be established', TMUX, async () => {
   // Another CRD of the group already owns the kind Member: ours is never NamesAccepted, so install-crd waits.
   await env.cluster.ext.createCustomResourceDefinition({
     body: {
