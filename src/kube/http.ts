@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import type { ResolvedConfig } from './config.js';
 import { type Credential, Credentials } from './credentials.js';
 import {
+  ApiError,
   describeBody,
   isJson,
   kubernetesObject,
@@ -45,6 +46,8 @@ interface Shared {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** client-go's limit on asking again when the server says when to (see `json`). */
+const MAX_RETRIES_AFTER = 10;
 /** client-go's TLS handshake timeout. */
 const CONNECT_TIMEOUT_MS = 10_000;
 const USER_AGENT = 'member-watch';
@@ -91,12 +94,23 @@ export class KubeClient {
     return new KubeClient(this.config, this.debug, { tls: this.tls, credentials: this.credentials, proxy: this.proxy });
   }
 
-  /** One request whose answer must be a Kubernetes object. */
+  /**
+   * One request whose answer must be a Kubernetes object. A 429 or 5xx with `Retry-After` (a server restarting, or
+   * its storage for a resource type (re)initializing after a CRD changed) is asked again after that many seconds, up
+   * to 10 times, as client-go (so kubectl) does for every verb: such an answer says the request was not acted on.
+   * Streams (lists read item by item, watches) are left to the watcher, which tells why it waits.
+   */
   async json<T>(req: ApiRequest): Promise<T> {
-    const res = await this.send(req);
-    const text = await readBody(res);
-    if (!isSuccess(res.statusCode)) throw toApiError(res, text, kubernetesVerb(req));
-    return kubernetesObject(res, text) as T;
+    for (let retries = 0; ; retries++) {
+      const res = await this.send(req);
+      const text = await readBody(res);
+      if (isSuccess(res.statusCode)) return kubernetesObject(res, text) as T;
+      const err = toApiError(res, text, kubernetesVerb(req));
+      const waitSeconds = err instanceof ApiError && asksToRetry(err) ? err.retryAfterSeconds : undefined;
+      if (waitSeconds === undefined || retries === MAX_RETRIES_AFTER) throw err;
+      this.debug?.(`${req.method} ${req.path}: HTTP ${err instanceof ApiError ? err.status : '?'}, asked again in ${waitSeconds}s`);
+      await pause(waitSeconds * 1000, req.signal);
+    }
   }
 
   /** Opens a streaming response (a list read item by item, a watch); failures are thrown as for `json`. */
@@ -361,6 +375,25 @@ function cancelOnAbort(signal: AbortSignal | undefined, outgoing: http.ClientReq
   if (signal.aborted) return abort();
   signal.addEventListener('abort', abort, { once: true });
   outgoing.once('close', () => signal.removeEventListener('abort', abort));
+}
+
+function asksToRetry(err: ApiError): boolean {
+  return (err.status === 429 || err.status >= 500) && err.retryAfterSeconds !== undefined;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new NetworkError('ABORTED', 'request aborted'));
+    const abort = (): void => {
+      clearTimeout(timer);
+      reject(new NetworkError('ABORTED', 'request aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', abort, { once: true });
+  });
 }
 
 function isSuccess(status: number | undefined): boolean {

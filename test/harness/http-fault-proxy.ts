@@ -13,6 +13,8 @@ export interface Fault {
   methods?: string[];
   /** This JSON as the answer instead of a Status: a 200 that is not what was asked for. */
   body?: unknown;
+  /** Only the next this many requests get the fault; the ones after are forwarded again. */
+  times?: number;
 }
 
 /**
@@ -75,6 +77,7 @@ class FaultProxy {
   private readonly open = new Set<ServerResponse>();
   private readonly watches = new Set<ServerResponse>();
   private fault: Fault | undefined;
+  private faultsLeft = Number.POSITIVE_INFINITY;
   private extraItems: string[] | undefined;
   private count = 0;
   private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
@@ -97,6 +100,7 @@ class FaultProxy {
 
   inject(fault: Fault | undefined): void {
     this.fault = fault;
+    this.faultsLeft = fault?.times ?? Number.POSITIVE_INFINITY;
     for (const res of this.open) res.destroy();
     this.open.clear();
   }
@@ -128,7 +132,11 @@ class FaultProxy {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.count += 1;
     const fault = this.fault;
-    if (fault && (fault.methods === undefined || fault.methods.includes(req.method ?? ''))) return this.answer(res, fault);
+    if (fault && (fault.methods === undefined || fault.methods.includes(req.method ?? ''))) {
+      this.faultsLeft -= 1;
+      if (this.faultsLeft <= 0) this.fault = undefined;
+      return this.answer(res, fault);
+    }
     const hold = this.holds.get(req.method ?? '');
     if (hold === undefined) return this.forward(req, res);
     this.holds.delete(req.method ?? '');

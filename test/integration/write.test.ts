@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import yaml from 'js-yaml';
-import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
+import { type Fault, startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import { GROUP, lines, useControlPlane, waitFor } from './support.js';
 import { bindNobody, createHeld, kubectl, memberDoc, membersFile, membersIn, REF, releaseHeld, writeFile } from './write-support.js';
 
@@ -103,6 +103,38 @@ test('a writer between the read and the write is never overwritten unseen: the m
     assert.equal(s.code, 0, s.stderr);
     assert.equal(s.stdout, `${REF}sam configured\n`);
     assert.equal((await env.getMember(ns, 'sam'))?.spec?.memberOf, 'blue');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a 429 or 5xx with Retry-After is asked again after that long, up to 10 times, as kubectl does; without it, not', async () => {
+  const ns = await env.cluster.createNamespace('retry-after');
+  const proxy = await startHttpFaultProxy(env.cp);
+  try {
+    // What a current API server answers for a moment after a CRD changed: 429 "storage is (re)initializing".
+    proxy.inject({ status: 429, retryAfterSeconds: 1, times: 3 });
+    const started = Date.now();
+    const done = await env.cli(['-n', ns, 'apply-member', 'ria', '--team', 'blue'], { kubeconfig: proxy.kubeconfig });
+    assert.equal(done.code, 0, done.stderr);
+    assert.ok(Date.now() - started >= 3_000, `asked again after ${Date.now() - started} ms, not after 3 x 1 s`);
+    assert.equal((await env.getMember(ns, 'ria'))?.spec?.memberOf, 'blue');
+
+    const tries = async (fault: Fault): Promise<{ code: number | null; stderr: string; requests: number }> => {
+      proxy.inject(fault);
+      const before = proxy.requests;
+      const r = await env.cli(['-n', ns, 'apply-member', 'ria', '--team', 'red'], { kubeconfig: proxy.kubeconfig });
+      proxy.inject(undefined);
+      return { code: r.code, stderr: r.stderr, requests: proxy.requests - before };
+    };
+    const exhausted = await tries({ status: 503, retryAfterSeconds: 0 });
+    assert.equal(exhausted.code, 3, exhausted.stderr);
+    assert.match(exhausted.stderr, /HTTP 503/);
+    assert.equal(exhausted.requests, 11, 'the first request and 10 more');
+    const final = await tries({ status: 503 });
+    assert.equal(final.code, 3, final.stderr);
+    assert.equal(final.requests, 1, 'a 503 that does not say when to ask again is not asked again');
+    assert.equal((await env.getMember(ns, 'ria'))?.spec?.memberOf, 'blue');
   } finally {
     await proxy.close();
   }
