@@ -77,6 +77,7 @@ function explainAnswer(err: UnexpectedAnswer | SyntaxError, at: Endpoint): CliEr
 const RBAC_DENIAL = /User "([^"]*)" cannot (\S+) resource/;
 
 function explainApi(err: ApiError, op: Operation, at: Endpoint): CliError {
+  if (op.crd !== undefined && isCrdTerminating(err)) return crdTerminating(op.crd, undefined, err);
   const verb = err.verb ?? op.verb;
   const where = op.namespace === undefined ? '' : ` in namespace ${op.namespace}`;
   const who = at.userName === undefined ? 'the current user' : `user ${at.userName}`;
@@ -172,6 +173,24 @@ export function crdMissing(crd: CrdRef, cause?: unknown): CliError {
     hint: 'run `member-watch install-crd`',
     cause,
   });
+}
+
+/**
+ * While a CRD is being deleted the API server refuses to create its objects (updates pass): 405 MethodNotAllowed
+ * up to 1.2x, 403 Forbidden on current servers, both "create not allowed while custom resource definition is
+ * terminating". Either way the type is on its way out: exit 4, as for a CRD that is not installed.
+ */
+function isCrdTerminating(err: ApiError): boolean {
+  return (err.status === 403 || err.status === 405) && /custom resource definition is terminating/i.test(err.message);
+}
+
+export function crdTerminating(crd: CrdRef, since?: string, cause?: unknown): CliError {
+  const objects = crd.name.split('.')[0] ?? crd.name;
+  return new CliError(
+    ExitCode.CrdMissing,
+    `the ${crd.kind} CRD (${crd.name}) is being deleted${since === undefined ? '' : ` (since ${since})`}: ${objects} written now would be deleted with it`,
+    { hint: `wait until it is gone (\`kubectl get crd\` no longer lists it), then run \`member-watch install-crd\``, cause },
+  );
 }
 
 function hostOf(server: string): string {

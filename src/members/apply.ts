@@ -1,12 +1,12 @@
 import { CliError, ExitCode } from '../errors.js';
 import { type WriteFailure, writeFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
-import { crdMissing, type Operation } from '../kube/errors.js';
+import { crdMissing, crdTerminating, type Operation } from '../kube/errors.js';
 import { ApiError, type ApiRequest } from '../kube/http.js';
 import type { Crd } from './crd.js';
 import { heldBy } from './names.js';
 import { type MemberDraft, memberManifest } from './manifest.js';
-import { CRD_NAME, CRD_PATH, FIELD_MANAGER, MEMBER_CRD, memberOp, memberPath, membersPath, type MemberObject } from './resource.js';
+import { CRD_PATH, FIELD_MANAGER, MEMBER_CRD, memberOp, memberPath, membersPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
@@ -134,7 +134,7 @@ async function send(kube: Kube, write: Write, req: ApplyRequest): Promise<ApplyR
   } catch (err) {
     // 409: created or changed by someone else since it was read (AlreadyExists, Conflict): read again.
     if (err instanceof ApiError && err.status === 409) return 'conflict';
-    const error = isCrdTerminating(err) ? crdTerminating() : kube.explain(err, op(write.verb, req));
+    const error = kube.explain(err, op(write.verb, req));
     return { ok: false, ...writeFailure(error, err, req.cutOff) };
   }
   const problem = memberShapeProblem(answer, req.draft.name, req.namespace);
@@ -142,19 +142,6 @@ async function send(kube: Kube, write: Write, req: ApplyRequest): Promise<ApplyR
     return { ok: false, error: notAMember(write.verb, req.draft.name, problem), mayHaveChanged: true, aboutTheObject: false };
   }
   return { ok: true, outcome: write.outcome, object: answer as MemberObject };
-}
-
-// While a CRD is being deleted the API server refuses to create its objects, and only that (updates pass).
-function isCrdTerminating(err: unknown): boolean {
-  return err instanceof ApiError && err.status === 405 && /terminating/i.test(err.message);
-}
-
-function crdTerminating(since?: string): CliError {
-  return new CliError(
-    ExitCode.CrdMissing,
-    `the Member CRD (${CRD_NAME}) is being deleted${since === undefined ? '' : ` (since ${since})`}: members written now would be deleted with it`,
-    { hint: 'wait until it is gone (`kubectl get crd` no longer lists it), then run `member-watch install-crd`' },
-  );
 }
 
 /**
@@ -170,5 +157,5 @@ export async function checkCrdTakesMembers(kube: Kube, cutOff: AbortSignal): Pro
     if (err instanceof ApiError && (err.status === 403 || err.status === 401)) return;
     throw kube.explain(err, { verb: 'get', resource: 'customresourcedefinitions.apiextensions.k8s.io' });
   }
-  if (crd.metadata?.deletionTimestamp !== undefined) throw crdTerminating(crd.metadata.deletionTimestamp);
+  if (crd.metadata?.deletionTimestamp !== undefined) throw crdTerminating(MEMBER_CRD, crd.metadata.deletionTimestamp);
 }

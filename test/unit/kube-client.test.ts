@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CliError } from '../../src/errors.js';
+import { CliError, ExitCode } from '../../src/errors.js';
 import { type ResolvedConfig, serviceAccountName } from '../../src/kube/config.js';
 import { Credentials, TOKEN_FILE_PERIOD_MS } from '../../src/kube/credentials.js';
 import { explainFailure, isTransient } from '../../src/kube/errors.js';
@@ -169,4 +169,27 @@ test('a 403 names the identity and verb the server names, and the role to ask fo
     explainFailure(terminating, { verb: 'patch', resource: 'members.g', namespace: 'x' }, at).message,
     'forbidden: patch members.g in namespace x: unable to create new content in namespace x because it is being terminated',
   );
+});
+
+test('a create refused while the CRD is being deleted is exit 4, as 1.20 (405) and current servers (403) say it', () => {
+  const at = { server: 'https://k:6443', contextName: 'c', userName: undefined };
+  const op = { verb: 'create', resource: 'members.g', namespace: 'x', crd: { name: 'members.g', kind: 'Member' } };
+  const answers: Array<{ status: number; reason: string; message: string }> = [
+    { status: 405, reason: 'MethodNotAllowed', message: 'create not allowed while custom resource definition is terminating' },
+    {
+      status: 403,
+      reason: 'Forbidden',
+      message: 'members.g "pat" is forbidden: create not allowed while custom resource definition is terminating',
+    },
+  ];
+  for (const answer of answers) {
+    const explained = explainFailure(new ApiError({ ...answer, verb: 'create' }), op, at);
+    assert.equal(explained.exitCode, ExitCode.CrdMissing, answer.message);
+    assert.equal(explained.message, 'the Member CRD (members.g) is being deleted: members written now would be deleted with it');
+    assert.match(explained.hint ?? '', /^wait until it is gone .*member-watch install-crd/);
+  }
+  // The same words about a resource no CRD serves are a plain refusal.
+  const forbidden = { status: 403, reason: 'Forbidden', message: 'create not allowed while custom resource definition is terminating' };
+  const plain = explainFailure(new ApiError({ ...forbidden, verb: 'create' }), { ...op, crd: undefined }, at);
+  assert.equal(plain.exitCode, ExitCode.Cluster);
 });
