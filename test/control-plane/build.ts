@@ -72,8 +72,14 @@ function releaseTime(version: string): string {
 /** Everything the folder is made of: a change to any of it means a rebuild. */
 function buildKey(flags: string): string {
   const hash = createHash('sha256');
-  const inputs = ['go.mod', 'go.sum', ...MAINS.map((m) => join(m, 'main.go'))].map((f) => join(MODULE_DIR, f));
-  for (const file of [...inputs, join(ETCD_DIR, 'SHA256SUMS')]) hash.update(`${file}\0`).update(readFileSync(file)).update('\0');
+  // by contents and names within the module, not by where the clone is: every clone on a machine shares one build
+  const inputs = ['go.mod', 'go.sum', ...MAINS.map((m) => join(m, 'main.go'))];
+  for (const name of inputs)
+    hash
+      .update(`${name}\0`)
+      .update(readFileSync(join(MODULE_DIR, name)))
+      .update('\0');
+  hash.update(readFileSync(join(ETCD_DIR, 'SHA256SUMS')));
   hash.update(run('go', ['env', 'GOVERSION'])).update(flags);
   return hash.digest('hex');
 }
