@@ -7,6 +7,7 @@ import type { BindAddress } from '../operator/endpoints.js';
 import type { LeaderElectionConfig } from '../operator/leader.js';
 import type { OperatorOptions } from '../operator/operator.js';
 import type { LogFormat } from '../present/operator-log.js';
+import { followReader } from '../present/stdout-failure.js';
 import { runContext } from './context.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
 
@@ -88,6 +89,7 @@ Exit codes: 0 stopped by SIGTERM or SIGINT, 2 invalid flags or an address alread
       const modules = await loadOperator();
       const options = operatorOptions(flags, kube, ctx.namespaceFlag, modules);
       const log = new modules.OperatorLog(ctx.term, { format: flags.logFormat, qualified: options.namespace === undefined });
+      followReader();
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGTERM', onSignal);

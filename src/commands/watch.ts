@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
 import { memberOp } from '../members/resource.js';
+import { followReader } from '../present/stdout-failure.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
 import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
@@ -96,6 +97,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   const namespace = flags.allNamespaces ? undefined : kube.namespace;
   checkConditionScope(conditions, namespace, kube.namespace);
   if (flags.readyFile !== undefined) await clearReadyFile(flags.readyFile);
+  followReader();
   const [{ watchMembers, ReconnectsExhausted }, { EventPrinter, StatusReporter }, { describeFailure }] = await Promise.all([
     import('../watcher/watcher.js'),
     import('../present/watch-output.js'),

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { whenReaderLeaves } from './reader-poll.js';
 
 /**
  * stdout failing under a command: EPIPE when the reader left (`| head -1`), ENOSPC on a full disk
@@ -8,9 +9,11 @@ import type { Writable } from 'node:stream';
  * changes and say on stderr what was and was not done; for any other command `unclaimed` decides.
  */
 let failure: NodeJS.ErrnoException | undefined;
+let watched: (Writable & { fd?: number }) | undefined;
 const claims = new Set<(err: NodeJS.ErrnoException) => void>();
 
 export function watchStdout(stdout: Writable, unclaimed: (err: NodeJS.ErrnoException) => void): void {
+  watched = stdout;
   stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (failure !== undefined) return;
     failure = err;
@@ -19,8 +22,23 @@ export function watchStdout(stdout: Writable, unclaimed: (err: NodeJS.ErrnoExcep
   });
 }
 
-/** While claimed, a failing stdout is the caller's to handle. Returns the release. */
+let following = false;
+
+/**
+ * For a command whose output goes on (watch, the operator, a run of changes): a reader that leaves is noticed when
+ * it leaves, as the EPIPE its next write would have met, and not only at that write, which may never come.
+ */
+export function followReader(): void {
+  const stdout = watched;
+  if (following || stdout === undefined) return;
+  following = true;
+  const readerGone = Object.assign(new Error('the reader closed the pipe'), { code: 'EPIPE', syscall: 'poll' });
+  void whenReaderLeaves(stdout.fd ?? 1, () => stdout.destroy(readerGone));
+}
+
+/** While claimed, a failing stdout is the caller's to handle (the caller streams: its reader is followed). Returns the release. */
 export function claimStdoutFailure(onFailure: (err: NodeJS.ErrnoException) => void): () => void {
+  followReader();
   claims.add(onFailure);
   if (failure !== undefined) onFailure(failure);
   return () => claims.delete(onFailure);

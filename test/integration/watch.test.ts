@@ -364,31 +364,66 @@ test('signals: exit 0 with nothing pending, 130/143 with conditions pending', as
   assert.equal((await term.done).code, 143);
 });
 
-test('a closed stdout ends the watch quietly', async () => {
-  const ns = await env.cluster.createNamespace('pipe');
-  for (const n of ['a', 'b', 'c']) await env.createMember(ns, n);
+/**
+ * Runs `CMD | head -1` in a shell and returns what the shell printed after it, or undefined when the pipeline has
+ * not ended within `limitMs`. head starts late, once CMD has written all it has to say, and leaves after one line:
+ * the closed pipe is all there is to notice, with nothing more to write.
+ */
+async function headOne(args: string[], limitMs: number): Promise<{ out: string; err: string } | undefined> {
   const cli = join(import.meta.dirname, '..', '..', 'bin', 'member-watch.js');
+  const quoted = args.map((a) => `'${a}'`).join(' ');
   const shell = spawn(
     'sh',
-    ['-c', `"${process.execPath}" "${cli}" --kubeconfig "${env.cp.kubeconfig}" -n ${ns} watch | head -1; echo "status=$?"`],
+    ['-c', `"${process.execPath}" "${cli}" --kubeconfig "${env.cp.kubeconfig}" ${quoted} | { sleep 3; head -1; }; echo "status=$?"`],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that a pipeline that never ends is killed whole.
+      detached: true,
     },
   );
-  const exited = new Promise((resolve) => shell.on('exit', resolve));
   let out = '';
   let err = '';
   shell.stdout.on('data', (d: Buffer) => (out += d.toString()));
   shell.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  // Existing members come in the watch cache's order: any of the three may be first.
-  await waitFor('the first line', () => /welcome [abc]\n/.test(out) || undefined);
-  // If the greeting did not already hit the closed pipe, the next write does.
-  await env.createMember(ns, 'd');
-  await exited;
-  assert.equal(lines(out).length, 2, out);
-  assert.match(lines(out)[0] ?? '', /^welcome [abc]$/);
-  assert.equal(lines(out)[1], 'status=0');
-  assert.doesNotMatch(err, /error|EPIPE/i);
+  const exited = new Promise<boolean>((resolve) => shell.on('exit', () => resolve(true)));
+  const ended = await Promise.race([exited, sleep(limitMs).then(() => false)]);
+  if (!ended) process.kill(-(shell.pid ?? 0), 'SIGKILL');
+  return ended ? { out, err } : undefined;
+}
+
+test('a reader that closes the pipe ends a quiet watch or operator at once, with no further event: exit 0, nothing said', async () => {
+  const ns = await env.cluster.createNamespace('pipe');
+  for (const n of ['a', 'b', 'c']) await env.createMember(ns, n);
+  // Nothing happens in the cluster after the greetings: only the closed pipe can end these.
+  for (const args of [
+    ['-n', ns, 'watch'],
+    ['-n', ns, 'watch', '-o', 'json', '--for', 'added:never'],
+    ['operator', '--watch-namespace', ns, '--no-finalizer', '--health-probe-bind-address', '0', '--metrics-bind-address', '0'],
+  ]) {
+    const started = Date.now();
+    const r = await headOne(args, 15_000);
+    assert.ok(r !== undefined, `${args.join(' ')} | head -1 still ran 15 s after head had its line`);
+    assert.equal(lines(r.out).length, 2, r.out);
+    if (args[2] === 'watch') assert.match(lines(r.out)[0] ?? '', /^welcome [abc]$|"name":"[abc]"/);
+    assert.equal(lines(r.out)[1], 'status=0');
+    assert.doesNotMatch(r.err, /error|EPIPE|warning/i);
+    assert.ok(Date.now() - started < 15_000);
+  }
+});
+
+test('a reader that closes its socket (a parent process, not a shell pipe) ends a quiet watch', async () => {
+  const ns = await env.cluster.createNamespace('socket');
+  await env.createMember(ns, 'a');
+  // Node hands a child a socket, not a pipe, as its stdout.
+  const watch = env.spawn(['-n', ns, 'watch']);
+  await watch.waitForLine((l) => l === 'welcome a');
+  // A reader that stays for a while, reading nothing new, is no reader that left.
+  await sleep(1_500);
+  assert.equal(watch.child.exitCode, null, 'the watch runs while its reader is there');
+  watch.child.stdout?.destroy();
+  const r = await Promise.race([watch.done, sleep(15_000).then(() => undefined)]);
+  assert.ok(r !== undefined, 'the watch still ran 15 s after its reader closed the socket');
+  assert.equal(r.code, 0, r.stderr);
 });
 
 test('with --for, a missing CRD is waited for; a hostile team is escaped', async () => {
