@@ -19,12 +19,12 @@ export function colorLevel({ noColorFlag, machineOutput, isTTY, env }: ColorEnv)
 }
 
 /**
- * A spinner redraws one line in place: only on a coloured terminal, and not under CI, where even a terminal
- * (docker -t, a CI runner's pty) is read as a log afterwards. One place decides, and ora is told, so that it
+ * A spinner redraws one line in place: only on a coloured terminal that can move its cursor (not TERM=dumb, even
+ * with FORCE_COLOR), and not under CI, where even a terminal (docker -t, a CI runner's pty) is read as a log afterwards. One place decides, and ora is told, so that it
  * does not fall back on its own rule (which prints a spinner's first text under CI and drops every later one).
  */
 export function animates(stderrIsTTY: boolean, stderrColor: 0 | 1 | 2 | 3, env: NodeJS.ProcessEnv): boolean {
-  return stderrIsTTY && stderrColor > 0 && env.CI === undefined;
+  return stderrIsTTY && stderrColor > 0 && env.CI === undefined && env.TERM !== 'dumb';
 }
 
 /** FORCE_COLOR as chalk reads it: 0 or false turn colour off, 2 and 3 pick 256 colours or truecolor. */

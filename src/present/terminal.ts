@@ -2,11 +2,12 @@ import type { Writable } from 'node:stream';
 import type { ChalkInstance } from 'chalk';
 import type { Ora } from 'ora';
 import { KeyboardGuard, type KeyboardInput } from './keyboard.js';
+import { fitLine, hasSize, SpinnerLine, type TerminalStream } from './spinner-line.js';
 import { makeChalk } from './style.js';
 
 export interface TerminalOptions {
   stdout: Writable;
-  stderr: Writable & { isTTY?: boolean };
+  stderr: TerminalStream;
   /** Colour level for stdout and stderr, decided by colorLevel(). */
   color: 0 | 1 | 2 | 3;
   /** Spinners only on an interactive stderr, never for machine-readable output. */
@@ -73,7 +74,7 @@ export class Terminal {
 
   /** Whether progress is a spinner redrawn in place (so it may change every second) or plain lines. */
   get spinners(): boolean {
-    return this.options.spinner;
+    return this.options.spinner && hasSize(this.options.stderr);
   }
 
   notice(text: string): void {
@@ -91,23 +92,50 @@ export class Terminal {
   }
 
   async progress(text: string): Promise<Progress> {
-    if (!this.options.spinner) {
+    const { stderr } = this.options;
+    if (!this.spinners) {
       this.notice(`${text}...`);
       return this.plainProgress();
     }
     const { default: ora } = await import('ora');
     this.stopSpinner();
+    let full = text;
+    let plain: Progress | undefined;
     // ora's own stdin handling swallows Ctrl-C: the keyboard guard does it instead.
-    const spinner = ora({ text, stream: this.options.stderr, color: 'cyan', discardStdin: false, isEnabled: true }).start();
+    const line = new SpinnerLine(stderr);
+    const spinner = ora({
+      text: fitLine(full, line.columns),
+      stream: line as unknown as NodeJS.WriteStream,
+      color: 'cyan',
+      discardStdin: false,
+      isEnabled: true,
+    }).start();
+    // A terminal that shrinks to no size at all has no line left to redraw: plain notices from then on.
+    const onResize = (): void => {
+      if (hasSize(stderr)) {
+        spinner.text = fitLine(full, line.columns);
+        return;
+      }
+      end(() => spinner.stop());
+      plain = this.plainProgress();
+      plain.update(full);
+    };
+    const end = (how: () => void): void => {
+      stderr.off('resize', onResize);
+      this.endSpinner(spinner, how);
+    };
+    stderr.on('resize', onResize);
     this.active = spinner;
     this.keyboard.hold();
     return {
       update: (t) => {
-        spinner.text = t;
+        full = t;
+        if (plain) plain.update(t);
+        else spinner.text = fitLine(t, line.columns);
       },
-      succeed: (t) => this.endSpinner(spinner, () => spinner.succeed(t)),
-      fail: (t) => this.endSpinner(spinner, () => spinner.fail(t)),
-      stop: () => this.endSpinner(spinner, () => spinner.stop()),
+      succeed: (t) => (plain ? plain.succeed(t) : end(() => spinner.succeed(t))),
+      fail: (t) => (plain ? plain.fail(t) : end(() => spinner.fail(t))),
+      stop: () => end(() => spinner.stop()),
     };
   }
 

@@ -24,6 +24,8 @@ export interface Terminal {
   screen(options?: { history?: boolean }): Promise<string>;
   /** Waits until the screen matches, and returns it. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resizes the terminal, as a person dragging its window does: the program gets SIGWINCH. */
+  resize(cols: number, rows: number): Promise<void>;
   /** The exit status of the last command, as the shell saw it ($?): asks the shell to print it. */
   lastStatus(): Promise<number>;
   close(): Promise<void>;
@@ -117,6 +119,9 @@ export async function openTerminal(options: TerminalOptions = {}): Promise<Termi
     run: runLine,
     screen,
     waitFor,
+    async resize(cols: number, rows: number): Promise<void> {
+      await tmux('resize-window', '-t', 't', '-x', String(cols), '-y', String(rows));
+    },
     async lastStatus(): Promise<number> {
       statusCount += 1;
       const tag = `status-${statusCount}=`;

@@ -6,6 +6,7 @@ import { formatEventJson } from '../../src/present/event-json.js';
 import { formatEventText, isQuietUpdate } from '../../src/present/event-text.js';
 import { changedPaths } from '../../src/kube/diff.js';
 import { formatChange } from '../../src/present/diff.js';
+import { fitLine, hasSize, type TerminalStream } from '../../src/present/spinner-line.js';
 import { animates, colorLevel } from '../../src/present/style.js';
 import { decodeMember } from '../../src/watcher/decode.js';
 import type { EventType, MemberEvent } from '../../src/watcher/events.js';
@@ -153,4 +154,16 @@ test('a spinner only on a coloured terminal, and never under CI', () => {
   assert.equal(animates(true, 0, {}), false);
   assert.equal(animates(true, 2, { CI: 'true' }), false);
   assert.equal(animates(true, 2, { CI: '' }), false);
+  // A dumb terminal cannot move its cursor back over a spinner's line, whatever FORCE_COLOR says of colour.
+  assert.equal(animates(true, 1, { TERM: 'dumb', FORCE_COLOR: '1' }), false);
+});
+
+test("a spinner's text is cut to one line of the terminal, and a terminal of no size has none", () => {
+  assert.equal(fitLine('connecting to https://example.org', 80), 'connecting to https://example.org');
+  assert.equal(fitLine('connecting to https://example.org', 20), 'connecting to ht…');
+  assert.equal([...fitLine('ä'.repeat(50), 20)].length, 17);
+  assert.equal(fitLine('anything', 3), '');
+  assert.equal(hasSize({ columns: 0, rows: 0 } as TerminalStream), false);
+  assert.equal(hasSize({ columns: 80, rows: 0 } as TerminalStream), false);
+  assert.equal(hasSize({ columns: 80, rows: 24 } as TerminalStream), true);
 });
