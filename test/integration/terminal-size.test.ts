@@ -3,6 +3,7 @@
 // dumb one, one resized while the spinner spins, and one narrower than the spinner's text.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { CLI_PATH } from '../harness/cli.js';
 import { commandsOnPath } from '../harness/commands.js';
@@ -39,7 +40,8 @@ interface ScriptRun {
 
 /** `script -qfec CMD /dev/null` with a pipe, not a terminal, as its input: the terminal it makes has no size. */
 function underScript(args: string[]): ScriptRun {
-  const command = [process.execPath, CLI_PATH, ...args].map((a) => `'${a}'`).join(' ');
+  // exec: the command is script's own child, so that it can be found and stopped by its pid.
+  const command = `exec ${[process.execPath, CLI_PATH, ...args].map((a) => `'${a}'`).join(' ')}`;
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, TERM: 'xterm-256color', CI: undefined, NO_COLOR: undefined, KUBECONFIG: undefined },
@@ -52,8 +54,22 @@ function underScript(args: string[]): ScriptRun {
     output: () => out,
     type: (text) => child.stdin.write(text),
     exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-    kill: () => child.kill('SIGKILL'),
+    kill: () => {
+      // A command that never ends must not outlive the test: script's child first, then script.
+      const pid = child.pid ?? 0;
+      const children = existsSync(`/proc/${pid}/task/${pid}/children`) ? readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8') : '';
+      for (const grandchild of children.split(' ').filter(Boolean)) killQuietly(Number(grandchild));
+      child.kill('SIGKILL');
+    },
   };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
 }
 
 async function within<T>(ms: number, what: Promise<T>): Promise<T | 'still running'> {
