@@ -86,11 +86,20 @@ async function install(run: Install): Promise<void> {
       return;
     }
   }
+  await applyAndWait(run);
+}
+
+async function applyAndWait(run: Install): Promise<void> {
+  const { crd, kube, manifest, options } = run;
   const result = await crd.applyCrd(kube, manifest, false);
   // Nothing to wait for (an unchanged CRD, already served) means nothing to say about waiting.
   if (options.wait && !(await crd.isServed(kube, result.object))) await waitUntilServed(run, result.outcome);
   run.ctx.term.result(`${LABEL} ${result.outcome}`);
+  if (!result.selectable) run.ctx.term.notice(NOT_SELECTABLE);
 }
+
+const NOT_SELECTABLE =
+  'this API server cannot select members by team (spec.memberOf is selectable from Kubernetes 1.31 on): `watch --team` selects them itself';
 
 async function waitUntilServed(run: Install, outcome: string): Promise<void> {
   const progress = await run.ctx.term.progress(`${LABEL} ${outcome}`);

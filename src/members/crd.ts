@@ -20,6 +20,7 @@ interface CrdVersion {
   name: string;
   storage?: boolean;
   schema?: { openAPIV3Schema?: SchemaNode };
+  selectableFields?: Array<{ jsonPath: string }>;
 }
 
 export interface Crd {
@@ -55,7 +56,38 @@ export async function getCrd(kube: Kube): Promise<Crd | undefined> {
   return kube.find<Crd>(GET, CRD_PATH);
 }
 
-export async function applyCrd(kube: Kube, manifest: Crd, dryRun: boolean): Promise<Applied<Crd>> {
+/** An apply, and whether the CRD as the server keeps it makes spec.memberOf selectable. */
+export interface AppliedCrd extends Applied<Crd> {
+  selectable: boolean;
+}
+
+/**
+ * Applies the manifest as shipped. A server before Kubernetes 1.30 knows no selectableFields and refuses the whole
+ * apply over it ("field not declared in schema"): there the manifest is applied without them. A 1.30 server with
+ * the feature off drops them: the CRD it keeps says which it was.
+ */
+export async function applyCrd(kube: Kube, manifest: Crd, dryRun: boolean): Promise<AppliedCrd> {
+  let applied: Applied<Crd>;
+  try {
+    applied = await applyManifest(kube, manifest, dryRun);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.includes('selectableFields'))) throw err;
+    applied = await applyManifest(kube, withoutSelectableFields(manifest), dryRun);
+  }
+  const selectable = applied.object.spec.versions?.some((v) => (v.selectableFields?.length ?? 0) > 0) === true;
+  return { ...applied, selectable };
+}
+
+function withoutSelectableFields(manifest: Crd): Crd {
+  const versions = manifest.spec.versions?.map((version) => {
+    const copy = { ...version };
+    delete copy.selectableFields;
+    return copy;
+  });
+  return { ...manifest, spec: { ...manifest.spec, versions } };
+}
+
+async function applyManifest(kube: Kube, manifest: Crd, dryRun: boolean): Promise<Applied<Crd>> {
   return serverSideApply<Crd>(kube, {
     op: APPLY,
     path: CRD_PATH,
