@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
 import { memberOp } from '../members/resource.js';
+import { checkTeam } from '../members/validate.js';
 import { followReader } from '../present/stdout-failure.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
@@ -17,6 +18,7 @@ interface WatchFlags {
   allNamespaces?: boolean;
   selector?: string;
   fieldSelector?: string;
+  team: string[];
   output: 'text' | 'json';
   timestamps?: boolean;
   verbose?: boolean;
@@ -41,6 +43,7 @@ export function watchCommand(): Command {
     .option('-A, --all-namespaces', 'watch every namespace; names read NAMESPACE/NAME')
     .option('-l, --selector <selector>', 'only members matching this label selector, e.g. role=lead')
     .option('--field-selector <selector>', 'only members matching this field selector, e.g. metadata.name=patrick')
+    .option('--team <team>', 'only members of this team (repeatable); one that moves out of it is seen off from it', collect, [])
     .addOption(
       new Option('-o, --output <format>', 'text for people, json for one JSON object per line (NDJSON)')
         .choices(['text', 'json'])
@@ -82,6 +85,7 @@ Examples:
   member-watch watch -o json | jq .name
   member-watch watch --for added:patrick --for team:patrick=blue --timeout 30s
   member-watch watch -A --for deleted:default/patrick
+  member-watch watch --team blue --team red
   member-watch watch --ready-file /tmp/ready --count 1 &`,
     )
     .action(async (flags: WatchFlags, cmd: Command) => {
@@ -93,6 +97,7 @@ Examples:
 
 async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Condition[]): Promise<number> {
   if (flags.watchTimeout < 1000) throw new CliError(ExitCode.Usage, '--watch-timeout must be at least 1s');
+  for (const team of flags.team) checkTeam(team);
   const kube = await ctx.kube();
   const namespace = flags.allNamespaces ? undefined : kube.namespace;
   checkConditionScope(conditions, namespace, kube.namespace);
@@ -105,17 +110,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   ]);
   const tracker = new ConditionTracker(conditions, flags.inOrder === true);
   const stopper = new Stopper(flags.timeout);
-  const status = new StatusReporter(ctx.term, {
-    namespace,
-    selected: flags.selector !== undefined || flags.fieldSelector !== undefined,
-    server: kube.endpoint.server,
-  });
-  const printer = new EventPrinter(ctx.term, {
-    format: flags.output,
-    qualified: flags.allNamespaces === true,
-    timestamps: flags.timestamps === true,
-    verbose: flags.verbose === true,
-  });
+  const { status, printer } = presenters(ctx, flags, { namespace, server: kube.endpoint.server }, { EventPrinter, StatusReporter });
   const sink = new CommandSink(ctx, flags, { tracker, status, stopper, printer });
   try {
     await watchMembers(kube, watchOptions(flags, namespace, tracker.active), sink, stopper.signal);
@@ -140,6 +135,25 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   return exitCodeFor(stopper.reason, sink, flags);
 }
 
+/** What tells the person at the terminal (stderr) and what prints the events (stdout). */
+function presenters(
+  ctx: RunContext,
+  flags: WatchFlags,
+  scope: { namespace: string | undefined; server: string },
+  classes: { EventPrinter: typeof EventPrinter; StatusReporter: typeof StatusReporter },
+): { status: StatusReporter; printer: EventPrinter } {
+  const selectors = [flags.selector, flags.fieldSelector].filter((s) => s !== undefined);
+  const status = new classes.StatusReporter(ctx.term, { ...scope, selected: selectors.length > 0 || flags.team.length > 0 });
+  const printer = new classes.EventPrinter(ctx.term, {
+    format: flags.output,
+    qualified: flags.allNamespaces === true,
+    timestamps: flags.timestamps === true,
+    verbose: flags.verbose === true,
+    selectors: selectors.length > 0 ? selectors.join(', ') : undefined,
+  });
+  return { status, printer };
+}
+
 /** --timeout 0 checks once, as `kubectl wait --timeout=0`: nothing is waited for, no failure retried. */
 function checksOnce(flags: WatchFlags): boolean {
   return flags.timeout === 0;
@@ -151,6 +165,7 @@ function watchOptions(flags: WatchFlags, namespace: string | undefined, waitingF
     namespace,
     labelSelector: flags.selector,
     fieldSelector: flags.fieldSelector,
+    teams: flags.team.length > 0 ? flags.team : undefined,
     greetExisting: !flags.watchOnly,
     waitForCrd: !checkOnce && (waitingForConditions || flags.timeout !== undefined),
     watchTimeoutSeconds: Math.ceil(flags.watchTimeout / 1000),

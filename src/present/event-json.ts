@@ -16,10 +16,14 @@ export function formatEventJson(event: MemberEvent): string {
     name: event.member.name,
     uid: event.member.uid,
     team: event.member.team ?? null,
-    previousTeam: event.type === 'MODIFIED' ? (event.previousTeam ?? null) : null,
+    previousTeam: event.type === 'MODIFIED' || event.selection?.change === 'left' ? (event.previousTeam ?? null) : null,
     resourceVersion: event.member.resourceVersion,
     time: event.time,
     source: event.source,
+    // Added in schemaVersion 1: DELETED keeps meaning "gone from what the watch shows", as the API server and
+    // kubectl have it; a member that is still there but no longer selected says so here ("left"), one that
+    // begins to be selected without being new says "entered". Deleted members, and every other event, have null.
+    selection: event.selection?.change ?? null,
   });
 }
 

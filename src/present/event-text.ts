@@ -7,6 +7,8 @@ export interface TextOptions {
   /** Names read NAMESPACE/NAME when watching every namespace. */
   qualified: boolean;
   timestamps: boolean;
+  /** The watch's -l and --field-selector as given, for members that begin or stop to match them. */
+  selectors?: string | undefined;
 }
 
 /** An update that leaves the team as it was: shown only with --verbose, in every output format. */
@@ -20,7 +22,7 @@ export function formatEventText(event: MemberEvent, options: TextOptions): strin
   const name = options.qualified ? `${event.member.namespace}/${event.member.name}` : event.member.name;
   const who = chalk.bold(escapeControl(name));
   const team = (t: string): string => chalk.cyan(escapeControl(t));
-  const line = sentence(event, who, team, chalk);
+  const line = event.selection === undefined ? sentence(event, who, team, chalk) : selectionSentence(event, who, team, options);
   return options.timestamps ? `${chalk.dim(event.time)} ${line}` : line;
 }
 
@@ -38,4 +40,26 @@ function sentence(event: MemberEvent, who: string, team: (t: string) => string, 
       if (now === undefined) return chalk.yellow(`${who} left the team ${team(before)}`);
       return chalk.yellow(`${who} moved from team ${team(before)} to team ${team(now)}`);
   }
+}
+
+/**
+ * A member that stays in the cluster but enters or leaves what the watch selects: not a welcome, not a goodbye.
+ * Through --team it joins or leaves a watched team; through the selectors it begins or stops to match them.
+ */
+function selectionSentence(event: MemberEvent, who: string, team: (t: string) => string, options: TextOptions): string {
+  const { chalk } = options;
+  const now = event.member.team;
+  const before = event.previousTeam;
+  const selectors = chalk.cyan(escapeControl(options.selectors ?? 'the selectors'));
+  if (event.selection?.change === 'entered') {
+    return chalk.green(
+      event.selection.by === 'team' && now !== undefined ? `${who} joined the team ${team(now)}` : `${who} now matches ${selectors}`,
+    );
+  }
+  if (event.selection?.by === 'team' && before !== undefined) {
+    return chalk.yellow(
+      now === undefined ? `${who} left the team ${team(before)}` : `${who} left the team ${team(before)} for the team ${team(now)}`,
+    );
+  }
+  return chalk.yellow(`${who} no longer matches ${selectors}`);
 }

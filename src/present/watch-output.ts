@@ -10,6 +10,8 @@ export interface EventPrinterOptions {
   qualified: boolean;
   timestamps: boolean;
   verbose: boolean;
+  /** The watch's -l and --field-selector as given. */
+  selectors?: string | undefined;
 }
 
 /** Prints events on stdout; returns whether the event was printed (quiet updates are not, without --verbose). */
@@ -29,7 +31,12 @@ export class EventPrinter {
     const line =
       this.options.format === 'json'
         ? formatEventJson(event)
-        : formatEventText(event, { chalk: this.term.chalk, qualified: this.options.qualified, timestamps: this.options.timestamps });
+        : formatEventText(event, {
+            chalk: this.term.chalk,
+            qualified: this.options.qualified,
+            timestamps: this.options.timestamps,
+            selectors: this.options.selectors,
+          });
     return this.term.result(line);
   }
 }

@@ -71,25 +71,33 @@ function respell(condition: Condition, name: string): string {
   return condition.kind === 'team' ? `team:${name}=${condition.team}` : `${condition.kind}:${name}`;
 }
 
-/** Whether one event meets one condition; `name` is namespace/name when watching every namespace. */
+/**
+ * Whether one event meets one condition; `name` is namespace/name when watching every namespace. added: the member
+ * is there, new or entering the selection; deleted: it was deleted, not merely out of the selection.
+ */
 export function meets(condition: Condition, event: MemberEvent, name: string): boolean {
   if (condition.name !== name) return false;
   switch (condition.kind) {
     case 'added':
       return event.type === 'ADDED';
     case 'deleted':
-      return event.type === 'DELETED';
+      return event.type === 'DELETED' && event.selection === undefined;
     case 'team':
       return event.type !== 'DELETED' && event.member.team === condition.team;
   }
 }
 
 /**
- * Tracks which conditions have been met. Once met, a condition stays met. In order, only the
- * first unmet condition can be met by an event, so later ones must happen after earlier ones.
+ * Tracks which conditions have been met. Once met, a condition stays met. In order, only the first unmet
+ * condition can be met, so later ones must happen after earlier ones; events of one batch (one list, one
+ * relist) happened in no order the API tells, so among them every order counts: `--for added:b --for added:a`
+ * is met by a list that holds both, whichever it names first.
  */
 export class ConditionTracker {
   private readonly met: boolean[];
+  /** In order: the events of the batch under way that meet some unmet condition, with their names. */
+  private together: Array<{ event: MemberEvent; name: string }> = [];
+  private batch: number | undefined;
 
   constructor(
     private readonly conditions: readonly Condition[],
@@ -111,10 +119,19 @@ export class ConditionTracker {
   }
 
   observe(event: MemberEvent, name: string): void {
-    for (let i = 0; i < this.conditions.length; i++) {
-      if (this.met[i]) continue;
-      if (meets(this.conditions[i] as Condition, event, name)) this.met[i] = true;
-      else if (this.inOrder) return;
+    if (!this.inOrder) {
+      this.conditions.forEach((condition, i) => {
+        if (meets(condition, event, name)) this.met[i] = true;
+      });
+      return;
+    }
+    if (event.batch === undefined || event.batch !== this.batch) this.together = [];
+    this.batch = event.batch;
+    if (this.conditions.some((c, i) => !this.met[i] && meets(c, event, name))) this.together.push({ event, name });
+    // The next condition may be met by any event of the batch so far, and then the one after it, and so on.
+    for (let i = this.met.indexOf(false); i >= 0 && this.together.some((e) => meets(this.conditions[i] as Condition, e.event, e.name));) {
+      this.met[i] = true;
+      i = this.met.indexOf(false);
     }
   }
 }

@@ -15,15 +15,34 @@ export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
  */
 export type EventSource = 'initial' | 'watch' | 'relist';
 
+/**
+ * A member that neither came nor went, but began or stopped to be what the watch selects (-l, --field-selector,
+ * --team): `by` says whether its team did it (--team) or the selectors did.
+ */
+export interface SelectionChange {
+  change: 'entered' | 'left';
+  by: 'team' | 'selector';
+}
+
 /** S: what the consumer keeps per member; the operator keeps more than `watch` (status, finalizer, deletion). */
 export interface MemberEvent<S extends MemberState = MemberState> {
   type: EventType;
   member: S;
-  /** The team before a MODIFIED event; undefined for other events and when the member had no team. */
+  /**
+   * The team before a MODIFIED event, and the team a member had while it was selected for one that left the
+   * selection; undefined for other events and when the member had no team.
+   */
   previousTeam: string | undefined;
   source: EventSource;
   /** When the watcher learned of it (ISO 8601): the API does not say when a change happened. */
   time: string;
+  /**
+   * Events of one batch arrived together, in one list or one relist: a snapshot, which says nothing of the
+   * order in which its members came to be as they are. Each live watch event is a batch of its own (undefined).
+   */
+  batch?: number;
+  /** Set for an ADDED that entered the selection, and a DELETED that left it while the member still exists. */
+  selection?: SelectionChange;
 }
 
 /** What the watcher reports about itself, for spinners and notices; never printed on stdout. */

@@ -1,4 +1,10 @@
-import { type EventSource, type EventType, type MemberEvent, type MemberState, memberKey } from './events.js';
+import { type EventSource, type EventType, type MemberEvent, type MemberState, memberKey, type SelectionChange } from './events.js';
+
+/** A member that left the selection, as it is now, and what made it leave. */
+export interface Departure<S> {
+  state: S;
+  by: SelectionChange['by'];
+}
 
 /** The members of one namespace, and the one copy of its name that all of them share. */
 interface Namespace<S> {
@@ -38,15 +44,38 @@ export class MemberStore<S extends MemberState = MemberState> {
     return { type: 'MODIFIED', member: kept, previousTeam: known.team, source, time };
   }
 
+  /** A member we announced no longer selected though it still exists, as `state` shows it now. */
+  leave(state: S, by: SelectionChange['by'], source: EventSource, time: string): MemberEvent<S> | undefined {
+    const known = this.get(state.namespace, state.name);
+    if (known === undefined || known.uid !== state.uid) return undefined;
+    this.remove(known);
+    return { type: 'DELETED', member: state, previousTeam: known.team, source, time, selection: { change: 'left', by } };
+  }
+
+  /** A member that existed before and is selected now. */
+  enter(state: S, by: SelectionChange['by'], source: EventSource, time: string): MemberEvent<S> {
+    const kept = this.put(state);
+    return { type: 'ADDED', member: kept, previousTeam: undefined, source, time, selection: { change: 'entered', by } };
+  }
+
   /**
    * After a relist: the events that bring what we announced in line with what the API holds now.
-   * Goodbyes first (in namespace/name order), then welcomes and changes in list order.
+   * Goodbyes first (in namespace/name order), then welcomes and changes in list order. `departed` holds the
+   * members that are missing from the list because they left the selection, by namespace/name: they are seen
+   * off as such, and every other missing member as deleted.
    */
-  reconcile(listed: readonly S[], time: string): MemberEvent<S>[] {
+  reconcile(listed: readonly S[], time: string, departed: ReadonlyMap<string, Departure<S>> = new Map()): MemberEvent<S>[] {
     const seen = new Set(listed.map((m) => memberKey(m.namespace, m.name)));
     const events: MemberEvent<S>[] = [];
     for (const known of this.sorted()) {
-      if (seen.has(memberKey(known.namespace, known.name))) continue;
+      const key = memberKey(known.namespace, known.name);
+      if (seen.has(key)) continue;
+      const departure = departed.get(key);
+      const left = departure === undefined ? undefined : this.leave(departure.state, departure.by, 'relist', time);
+      if (left !== undefined) {
+        events.push(left);
+        continue;
+      }
       this.remove(known);
       events.push({ type: 'DELETED', member: known, previousTeam: undefined, source: 'relist', time });
     }

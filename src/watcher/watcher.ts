@@ -5,17 +5,24 @@ import type { Kube } from '../kube/client.js';
 import { crdMissing, isTransient } from '../kube/errors.js';
 import { ApiError, type Query } from '../kube/http.js';
 import { ListSplitter } from '../kube/list-splitter.js';
+import { mapLimit } from '../kube/parallel.js';
 import { MEMBER_CRD, memberOp, membersPath, type MemberObject } from '../members/resource.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import { decodeListMeta, decodeMember, decodeWatchLine, type ErrorStatus, excerpt, type ListMeta } from './decode.js';
-import type { MemberEvent, MemberState, WatcherStatus } from './events.js';
-import { MemberStore } from './store.js';
+import { type MemberEvent, type MemberState, memberKey, type SelectionChange, type WatcherStatus } from './events.js';
+import { memberAt, memberNow, type PastMember, teamFieldSelector, teamNotSelectable } from './selection.js';
+import { type Departure, MemberStore } from './store.js';
 
 export interface WatchOptions {
   /** undefined: every namespace. */
   namespace: string | undefined;
   labelSelector?: string | undefined;
   fieldSelector?: string | undefined;
+  /**
+   * Only members of these teams. One team is selected by the server where the Member CRD makes spec.memberOf
+   * selectable, and by the watcher elsewhere: what is told is the same either way.
+   */
+  teams?: readonly string[] | undefined;
   /** Announce the members that exist at the start (source "initial"). */
   greetExisting: boolean;
   /** When the CRD is missing at the start: wait for it instead of failing. */
@@ -56,6 +63,8 @@ export class ClosedAtOnce extends Error {
 }
 
 const CRD_POLL_MAX_MS = 2_000;
+/** Members whose goodbye after a relist waits for the API to say whether they were deleted or left the selection. */
+const RESOLVE_CONCURRENCY = 8;
 /** A resumed watch that has sent nothing and stayed up this long has reconnected (see 'live' in WatcherStatus). */
 const PROVEN_AFTER_MS = 1_000;
 const now = (): string => new Date().toISOString();
@@ -108,6 +117,10 @@ class MemberWatch<S extends MemberState> {
   private liveOnce = false;
   /** A watch is open but has not yet shown it works; 'live' is reported when it does. */
   private livePending = false;
+  /** The batch of the list or relist under way: its events arrived together. */
+  private batch = 0;
+  /** The team the server selects; undefined when there is none, or the server cannot (the watcher does). */
+  private serverTeam: string | undefined;
 
   constructor(
     private readonly options: WatchOptions & Projection<S>,
@@ -118,6 +131,7 @@ class MemberWatch<S extends MemberState> {
     this.store = options.store;
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.crdPoll = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.serverTeam = options.teams?.length === 1 ? options.teams[0] : undefined;
   }
 
   async run(): Promise<void> {
@@ -134,7 +148,20 @@ class MemberWatch<S extends MemberState> {
   }
 
   private get query(): Query {
-    return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
+    const team = this.serverTeam === undefined ? undefined : teamFieldSelector(this.serverTeam);
+    const fields = [this.options.fieldSelector, team].filter((f) => f !== undefined && f !== '').join(',');
+    return { labelSelector: this.options.labelSelector, fieldSelector: fields === '' ? undefined : fields };
+  }
+
+  /** The server leaves members out of the watch: a DELETED may be a member that left, an ADDED one that entered. */
+  private get serverSelects(): boolean {
+    return this.query.labelSelector !== undefined || this.query.fieldSelector !== undefined;
+  }
+
+  /** What the watcher selects itself: the teams, unless the server does. */
+  private inTeams(state: MemberState): boolean {
+    const teams = this.options.teams;
+    return teams === undefined || (state.team !== undefined && teams.includes(state.team));
   }
 
   /** Before the first list has finished, what a list finds is the starting state: told only when greeting it. */
@@ -144,6 +171,7 @@ class MemberWatch<S extends MemberState> {
 
   /** Lists, announces what the list tells, and returns the resourceVersion to watch from. */
   private async list(): Promise<string> {
+    this.batch += 1;
     const resourceVersion = this.synced || this.partial ? await this.relist() : await this.firstList();
     this.resourceVersion = resourceVersion;
     return resourceVersion;
@@ -166,7 +194,9 @@ class MemberWatch<S extends MemberState> {
     const resourceVersion = await this.pages(true, async (states) => {
       listed.push(...states);
     });
-    const events = this.store.reconcile(listed, now());
+    const selected = listed.filter((s) => this.inTeams(s));
+    const departed = await this.departures(selected, listed, resourceVersion);
+    const events = this.store.reconcile(selected, now(), departed);
     if (this.telling) this.emitAll(events);
     if (!this.synced) this.finishFirstList(this.store.size);
     return resourceVersion;
@@ -258,24 +288,69 @@ class MemberWatch<S extends MemberState> {
     );
   }
 
+  /**
+   * Of the members we announced that a relist no longer selects, those that still exist: the list itself shows
+   * the ones whose team took them out (the watcher selects teams), the API at the list's resourceVersion the ones
+   * the server's selectors left out.
+   */
+  private async departures(selected: S[], listed: S[], resourceVersion: string): Promise<Map<string, Departure<S>>> {
+    const keep = new Set(selected.map((s) => memberKey(s.namespace, s.name)));
+    const all = new Map(listed.map((s) => [memberKey(s.namespace, s.name), s]));
+    const departed = new Map<string, Departure<S>>();
+    const missing: S[] = [];
+    for (const known of this.store.values()) {
+      const key = memberKey(known.namespace, known.name);
+      if (keep.has(key)) continue;
+      const listedNow = all.get(key);
+      if (listedNow?.uid === known.uid) departed.set(key, { state: listedNow, by: 'team' });
+      else if (this.serverSelects) missing.push(known);
+    }
+    const found = await mapLimit(missing, RESOLVE_CONCURRENCY, (known) => this.stillThere(known, resourceVersion));
+    for (const state of found) {
+      if (typeof state === 'object') departed.set(memberKey(state.namespace, state.name), { state, by: this.leftBy(state) });
+    }
+    return departed;
+  }
+
+  private leftBy(state: S): SelectionChange['by'] {
+    return this.inTeams(state) ? 'selector' : 'team';
+  }
+
+  /** The member `known` as it is at `resourceVersion` (or now, if that is compacted away); undefined once deleted. */
+  private async stillThere(known: S, resourceVersion: string): Promise<S | undefined> {
+    const at = { namespace: known.namespace, name: known.name, resourceVersion };
+    let past: PastMember = await memberAt(this.kube, at, this.signal);
+    if (past === 'expired') past = await memberNow(this.kube, at, this.signal);
+    return this.sameMember(past, known.uid);
+  }
+
+  private sameMember(object: MemberObject | undefined, uid: string): S | undefined {
+    if (object === undefined) return undefined;
+    const member = decodeMember(object, object.metadata?.namespace);
+    return member.ok && member.value.uid === uid ? this.options.project(object, member.value) : undefined;
+  }
+
   private async greet(states: S[]): Promise<void> {
     // From the first item on, the store holds what this list gave: a list that fails now is retried as a relist.
     this.partial = true;
     const time = now();
     for (const state of states) {
+      if (!this.inTeams(state)) continue;
       const event = this.store.apply('ADDED', state, 'initial', time);
-      if (event && this.options.greetExisting) this.sink.event(event);
+      if (event && this.options.greetExisting) this.sink.event({ ...event, batch: this.batch });
     }
     const wait = this.sink.backpressure();
     if (wait) await wait;
   }
 
+  /** The events of one list or relist, or of a CRD gone: they arrived together. */
   private emitAll(events: MemberEvent<S>[]): void {
-    for (const event of events) this.sink.event(event);
+    for (const event of events) this.sink.event({ ...event, batch: this.batch });
   }
 
-  private skip(what: 'list item' | 'watch event', problem: string, text: string): void {
+  private skip(what: 'list item' | 'watch event', problem: string, text: string): undefined {
     this.sink.status({ kind: 'skipped', what, problem, text: excerpt(text) });
+    return undefined;
   }
 
   /** Watches from `from`; a resumed watch (not from a list just made) is live once it proves itself. */
@@ -330,7 +405,8 @@ class MemberWatch<S extends MemberState> {
       for (const line of parts) {
         if (line.trim() === '') continue;
         count += 1;
-        this.handle(line);
+        const resolving = this.handle(line);
+        if (resolving) await resolving;
       }
       const wait = this.sink.backpressure();
       if (wait) await wait;
@@ -338,7 +414,8 @@ class MemberWatch<S extends MemberState> {
     return count;
   }
 
-  private handle(text: string): void {
+  /** One line of the watch; a promise when the API must first say what an event means (see `change`). */
+  private handle(text: string): Promise<void> | undefined {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -357,10 +434,59 @@ class MemberWatch<S extends MemberState> {
       return;
     }
     if (!line.member.ok) return this.skip('watch event', `${line.type} event: ${line.member.problem}`, text);
-    this.resourceVersion = line.member.value.resourceVersion;
     const state = this.options.project((raw as { object: MemberObject }).object, line.member.value);
-    const event = this.store.apply(line.type, state, 'watch', now());
+    return this.change(line.type, state);
+  }
+
+  /**
+   * A change, with what the watch selects taken into account. The resourceVersion moves on only once the event is
+   * told: if asking the API fails, the watch resumes from before the event and is sent it again.
+   */
+  private change(type: 'ADDED' | 'MODIFIED' | 'DELETED', state: S): Promise<void> | undefined {
+    const known = this.store.get(state.namespace, state.name);
+    const ours = known !== undefined && known.uid === state.uid;
+    if (type === 'DELETED') {
+      return ours && this.serverSelects ? this.deletedOrLeft(state) : this.told(this.store.apply(type, state, 'watch', now()), state);
+    }
+    if (!this.inTeams(state)) return this.told(ours ? this.store.leave(state, 'team', 'watch', now()) : undefined, state);
+    if (known === undefined) return this.arrived(type, state);
+    return this.told(this.store.apply(type, state, 'watch', now()), state);
+  }
+
+  /** A member we did not know, now selected: created, or entered the selection. */
+  private arrived(type: 'ADDED' | 'MODIFIED', state: S): Promise<void> | undefined {
+    // A MODIFIED: it existed, and the server's selectors chose it before: its team brought it in.
+    if (type === 'MODIFIED' && this.options.teams !== undefined) return this.told(this.store.enter(state, 'team', 'watch', now()), state);
+    if (type === 'ADDED' && this.serverSelects && this.resourceVersion !== undefined) return this.newOrEntered(state, this.resourceVersion);
+    return this.told(this.store.apply(type, state, 'watch', now()), state);
+  }
+
+  private told(event: MemberEvent<S> | undefined, state: S): undefined {
+    this.resourceVersion = state.resourceVersion;
     if (event) this.sink.event(event);
+    return undefined;
+  }
+
+  /** A DELETED for a member the server's selectors chose: deleted, or still there at that version and left. */
+  private async deletedOrLeft(state: S): Promise<void> {
+    const still = await this.stillThere(state, state.resourceVersion);
+    const event =
+      still === undefined
+        ? this.store.apply('DELETED', state, 'watch', now())
+        : this.store.leave(still, this.leftBy(still), 'watch', now());
+    this.told(event, state);
+  }
+
+  /** An ADDED for a member we did not know: created, or there already just before (at `before`) and entered. */
+  private async newOrEntered(state: S, before: string): Promise<void> {
+    const past = await memberAt(this.kube, { namespace: state.namespace, name: state.name, resourceVersion: before }, this.signal);
+    // A version compacted away cannot say what was before: the member is welcomed as new.
+    const earlier = past === 'expired' ? undefined : this.sameMember(past, state.uid);
+    const event =
+      earlier === undefined
+        ? this.store.apply('ADDED', state, 'watch', now())
+        : this.store.enter(state, this.inTeams(earlier) ? 'selector' : 'team', 'watch', now());
+    this.told(event, state);
   }
 
   private async recover(err: unknown): Promise<void> {
@@ -371,6 +497,12 @@ class MemberWatch<S extends MemberState> {
   }
 
   private async recoverFromApi(err: ApiError): Promise<void> {
+    if (this.serverTeam !== undefined && teamNotSelectable(err)) {
+      // This server, or this CRD, cannot select by team: the watcher selects, from a list of every team.
+      this.serverTeam = undefined;
+      this.resourceVersion = undefined;
+      return;
+    }
     if (err.status === 410) {
       this.resourceVersion = undefined;
       this.sink.status({ kind: 'relisting' });

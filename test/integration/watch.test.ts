@@ -103,6 +103,7 @@ test('-o json prints one documented object per line', async () => {
       'resourceVersion',
       'time',
       'source',
+      'selection',
     ]);
     assert.equal(e.schemaVersion, 1);
     assert.match(String(e.uid), /^[0-9a-f-]{36}$/);

@@ -51,7 +51,7 @@ test("a command's flags and the global ones; long ones after --", async () => {
   for (const flag of ['--all-namespaces', '--for', '--output', '--namespace', '--context', '--kubeconfig', '--help']) {
     assert.ok(long.includes(flag), `${flag} in ${long.join(' ')}`);
   }
-  assert.ok(!long.includes('-n') && !long.includes('--team'), 'no short flags, no flags of other commands');
+  assert.ok(!long.includes('-n') && !long.includes('--yes'), 'no short flags, no flags of other commands');
   assert.ok((await values(['watch', '-'])).includes('-A'));
   assert.deepEqual(await values(['apply-member', '--te']), ['--team']);
 });

@@ -88,3 +88,42 @@ test('conditions that could never match the watch are refused, with the spelling
   assert.match(refused(['added:team.a/ann'], undefined).message, /can never be met: a namespace is at most 63 lowercase/);
   assert.match(refused([`deleted:${'n'.repeat(64)}/ann`], undefined).message, /can never be met: a namespace is at most 63/);
 });
+
+test('in order, events of one batch (a list, a relist) meet the conditions in any order; separate events keep theirs', () => {
+  const listed = (name: string): MemberEvent => ({ ...ev('ADDED', name), source: 'initial', batch: 1 });
+  for (const order of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ]) {
+    const t = new ConditionTracker(['added:a', 'added:b'].map(parseCondition), true);
+    for (const name of order) t.observe(listed(name), name);
+    assert.equal(t.done, true, `listed ${order.join(', ')}`);
+  }
+  const live = new ConditionTracker(['added:a', 'added:b'].map(parseCondition), true);
+  live.observe(ev('ADDED', 'b'), 'b');
+  live.observe(ev('ADDED', 'a'), 'a');
+  assert.deepEqual(
+    live.unmet.map((c) => c.text),
+    ['added:b'],
+  );
+  // A later batch does not reach back into an earlier one.
+  const batches = new ConditionTracker(['added:a', 'added:b'].map(parseCondition), true);
+  batches.observe({ ...ev('ADDED', 'b'), batch: 1 }, 'b');
+  batches.observe({ ...ev('ADDED', 'a'), batch: 2 }, 'a');
+  assert.deepEqual(
+    batches.unmet.map((c) => c.text),
+    ['added:b'],
+  );
+});
+
+test('deleted: is met by a deletion, not by a member leaving the selection; added: by one entering it', () => {
+  const t = new ConditionTracker(['deleted:a', 'added:b'].map(parseCondition), false);
+  t.observe({ ...ev('DELETED', 'a'), selection: { change: 'left', by: 'selector' } }, 'a');
+  t.observe({ ...ev('ADDED', 'b'), selection: { change: 'entered', by: 'team' } }, 'b');
+  assert.deepEqual(
+    t.unmet.map((c) => c.text),
+    ['deleted:a'],
+  );
+  t.observe(ev('DELETED', 'a'), 'a');
+  assert.equal(t.done, true);
+});

@@ -32,6 +32,22 @@ test("the seed operator's words", () => {
   assert.equal(text(ev('ADDED', 'blue'), true, true), '2026-11-25T10:00:00.000Z welcome crew/patrick to the team blue');
 });
 
+test('entering and leaving the selection: by team, joined or left the team; by selectors, (no longer) matches them', () => {
+  const by = (change: 'entered' | 'left', via: 'team' | 'selector'): Pick<MemberEvent, 'selection'> => ({ selection: { change, by: via } });
+  const sel = (e: MemberEvent): string => formatEventText(e, { chalk: plain, qualified: false, timestamps: false, selectors: 'role=lead' });
+  assert.equal(sel({ ...ev('DELETED', 'red', 'blue'), ...by('left', 'team') }), 'patrick left the team blue for the team red');
+  assert.equal(sel({ ...ev('DELETED', undefined, 'blue'), ...by('left', 'team') }), 'patrick left the team blue');
+  assert.equal(sel({ ...ev('ADDED', 'blue'), ...by('entered', 'team') }), 'patrick joined the team blue');
+  assert.equal(sel({ ...ev('DELETED', 'blue', 'blue'), ...by('left', 'selector') }), 'patrick no longer matches role=lead');
+  assert.equal(sel({ ...ev('ADDED', 'blue'), ...by('entered', 'selector') }), 'patrick now matches role=lead');
+  const json = (e: MemberEvent): Record<string, unknown> => JSON.parse(formatEventJson(e)) as Record<string, unknown>;
+  assert.deepEqual(
+    [json({ ...ev('DELETED', 'red', 'blue'), ...by('left', 'team') })].map((j) => [j.type, j.selection, j.team, j.previousTeam]),
+    [['DELETED', 'left', 'red', 'blue']],
+  );
+  assert.equal(json(ev('DELETED', 'blue')).selection, null);
+});
+
 test('only updates that keep the team are quiet', () => {
   assert.equal(isQuietUpdate(ev('MODIFIED', 'blue', 'blue')), true);
   assert.equal(isQuietUpdate(ev('MODIFIED', 'red', 'blue')), false);
@@ -69,6 +85,7 @@ test('NDJSON lines carry every documented field', () => {
     resourceVersion: '42',
     time: '2026-11-25T10:00:00.000Z',
     source: 'relist',
+    selection: null,
   });
   assert.equal(JSON.parse(formatEventJson(ev('ADDED'))).team, null);
   assert.equal(JSON.parse(formatEventJson(ev('DELETED', 'x', 'y'))).previousTeam, null);

@@ -91,3 +91,29 @@ test('the same name in two namespaces is two members; goodbyes come in namespace
   );
   assert.equal(store.size, 1);
 });
+
+test('a member that leaves the selection is seen off as such, with the team it had; one that enters is not new', () => {
+  const store = new MemberStore();
+  store.apply('ADDED', m('p', 'blue', '1'), 'initial', T);
+  const left = store.leave(m('p', 'red', '2'), 'team', 'watch', T);
+  assert.deepEqual(
+    [left?.type, left?.member.team, left?.previousTeam, left?.selection],
+    ['DELETED', 'red', 'blue', { change: 'left', by: 'team' }],
+  );
+  assert.equal(store.size, 0);
+  assert.equal(store.leave(m('p', 'red', '3'), 'team', 'watch', T), undefined, 'not selected: nothing to leave');
+  const entered = store.enter(m('p', 'blue', '4'), 'selector', 'watch', T);
+  assert.deepEqual([entered.type, entered.selection], ['ADDED', { change: 'entered', by: 'selector' }]);
+  assert.equal(store.size, 1);
+});
+
+test('a relist tells the members that left the selection from those deleted', () => {
+  const store = new MemberStore();
+  for (const s of [m('gone', 'blue', '1'), m('left', 'blue', '2'), m('stays', 'blue', '3')]) store.apply('ADDED', s, 'initial', T);
+  const departed = new Map([['ns/left', { state: m('left', 'blue', '9'), by: 'selector' as const }]]);
+  const events = store.reconcile([m('stays', 'blue', '3')], T, departed);
+  assert.deepEqual(
+    events.map((e) => `${e.type} ${e.member.name} ${e.selection?.change ?? '-'} ${e.member.resourceVersion}`),
+    ['DELETED gone - 1', 'DELETED left left 9'],
+  );
+});
