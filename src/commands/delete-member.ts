@@ -4,7 +4,7 @@ import type { WriteFailure } from '../kube/apply.js';
 import type { Kube } from '../kube/client.js';
 import { mapLimit, NOT_STARTED, type NotStarted } from '../kube/parallel.js';
 import type { DeleteResult, Deleted } from '../members/delete.js';
-import { nameList } from '../members/names.js';
+import { heldBy, nameList } from '../members/names.js';
 import { checkName } from '../members/validate.js';
 import { memberRef, type WriteTally } from '../present/objects.js';
 import { type RunContext, runContext } from './context.js';
@@ -88,7 +88,7 @@ async function deleteEach(targets: string[], kube: Kube, run: WriteRun, ctx: Run
     CONCURRENCY,
     async (name) => {
       const result = await deleteMember(kube, namespace, name, run.cutOff);
-      if (result.kind === 'deleted') ctx.term.result(`${memberRef(name)} deleted`);
+      if (result.kind === 'deleted') ctx.term.result(deletedLine(name, result.heldBy));
       if (result.kind === 'failed') {
         run.fail(result);
         const line = targets.length > 1 ? failureLine(`member ${name}`, result) : undefined;
@@ -107,6 +107,12 @@ async function deleteEach(targets: string[], kube: Kube, run: WriteRun, ctx: Run
     const result = results[i];
     return result !== NOT_STARTED && result?.kind === 'deleted' ? [{ name, uid: result.uid }] : [];
   });
+}
+
+/** A member held by finalizers is not deleted yet: it stays, Terminating, until whoever added them removes them. */
+function deletedLine(name: string, held: string[]): string {
+  if (held.length === 0) return `${memberRef(name)} deleted`;
+  return `${memberRef(name)} is being deleted${heldBy(held)}: it stays until ${held.length > 1 ? 'they are' : 'that is'} removed`;
 }
 
 function failureOf(result: DeleteResult | NotStarted | undefined): WriteFailure | undefined {

@@ -7,7 +7,9 @@ import { forEachMemberPage } from './pages.js';
 import { memberOp, memberPath, type MemberObject } from './resource.js';
 import { memberShapeProblem, notAMember } from './validate.js';
 
-export type DeleteResult = { kind: 'deleted'; uid: string | undefined } | { kind: 'not found' } | ({ kind: 'failed' } & WriteFailure);
+/** `heldBy`: the finalizers that keep a member that was asked to go (Terminating); empty when it is gone. */
+export type DeleteResult =
+  { kind: 'deleted'; uid: string | undefined; heldBy: string[] } | { kind: 'not found' } | ({ kind: 'failed' } & WriteFailure);
 
 /** Deletes one Member; a missing one is reported, not thrown, so the caller decides whether it matters. */
 export async function deleteMember(kube: Kube, namespace: string, name: string, cutOff: AbortSignal): Promise<DeleteResult> {
@@ -18,20 +20,24 @@ export async function deleteMember(kube: Kube, namespace: string, name: string, 
       path: memberPath(namespace, name),
       signal: cutOff,
     });
-    return { kind: 'deleted', uid: deletedUid(answer, name, namespace) };
+    return { kind: 'deleted', ...deletion(answer, name, namespace) };
   } catch (err) {
     if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined) return { kind: 'not found' };
     return { kind: 'failed', ...writeFailure(kube.explain(err, op), err, cutOff) };
   }
 }
 
-/** The API server answers a delete with the object (still there while finalizers hold it) or a Success Status. */
-function deletedUid(answer: unknown, name: string, namespace: string): string | undefined {
+/**
+ * The API server answers a delete with the object (still there while finalizers hold it: what they are, and its
+ * uid) or a Success Status (gone).
+ */
+function deletion(answer: unknown, name: string, namespace: string): { uid: string | undefined; heldBy: string[] } {
   const status = answer as { kind?: unknown; status?: unknown };
-  if (status.kind === 'Status' && status.status === 'Success') return undefined;
+  if (status.kind === 'Status' && status.status === 'Success') return { uid: undefined, heldBy: [] };
   const problem = memberShapeProblem(answer, name, namespace);
   if (problem !== undefined) throw notAMember('delete', name, problem);
-  return (answer as MemberObject).metadata.uid;
+  const { metadata } = answer as MemberObject;
+  return { uid: metadata.uid, heldBy: metadata.deletionTimestamp === undefined ? [] : (metadata.finalizers ?? []) };
 }
 
 /** Every Member in the namespace (all pages), for --all. */
