@@ -37,6 +37,7 @@ export function formatDelay(ms: number): string {
 }
 
 export const RELISTING = 'the API server no longer has the history to resume from: listing again to catch up';
+export const SNAPSHOT_EXPIRED = 'the list took longer than the API server keeps its snapshot (the continue token expired): listing again';
 export const WAITING_FOR_CRD = 'waiting for the Member CRD to be installed (member-watch install-crd)';
 
 /** Something the API server sent that is not a readable member or watch event, and was skipped. */

@@ -2,7 +2,7 @@ import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import { escapeControl } from './escape.js';
 import { formatEventJson } from './event-json.js';
 import { formatEventText, isQuietUpdate } from './event-text.js';
-import { describeFailure, formatDelay, RELISTING, skippedText, WAITING_FOR_CRD } from './watch-notices.js';
+import { describeFailure, formatDelay, RELISTING, SNAPSHOT_EXPIRED, skippedText, WAITING_FOR_CRD } from './watch-notices.js';
 import type { Progress, Terminal } from './terminal.js';
 
 export interface EventPrinterOptions {
@@ -125,7 +125,7 @@ export class StatusReporter {
       case 'reconnecting':
         return this.reconnecting(status);
       case 'relisting':
-        return this.show(RELISTING);
+        return this.show(status.snapshot === true ? SNAPSHOT_EXPIRED : RELISTING);
       case 'waiting-for-crd':
         return this.show(WAITING_FOR_CRD);
     }

@@ -57,8 +57,12 @@ export type WatcherStatus =
   | { kind: 'live'; first: boolean }
   /** A request failed and is retried after `delayMs`; `cause` says why (the presenter words it). */
   | { kind: 'reconnecting'; cause: Error; delayMs: number; attempt: number }
-  /** The server no longer holds the history to resume from (410 Gone): listing again to catch up. */
-  | { kind: 'relisting' }
+  /**
+   * Listing again to catch up: the server no longer holds the history to resume from (410 Gone), or, with
+   * `snapshot`, a list took longer than the server keeps the snapshot its pages are read from (its continue token
+   * expired).
+   */
+  | { kind: 'relisting'; snapshot?: boolean }
   /** The Member resource type is not served (not installed, or deleted): reported once per wait, not per poll. */
   | { kind: 'waiting-for-crd' }
   /** Something the server sent could not be read as a member or a watch event, and was skipped. */

@@ -62,6 +62,14 @@ export class ClosedAtOnce extends Error {
   }
 }
 
+/** The next page of a list was refused with 410: its continue token, and the snapshot it reads, expired. */
+class SnapshotExpired extends Error {
+  constructor(readonly cause: ApiError) {
+    super(`the list's continue token expired: ${cause.message}`, { cause });
+    this.name = 'SnapshotExpired';
+  }
+}
+
 const CRD_POLL_MAX_MS = 2_000;
 /** Members whose goodbye after a relist waits for the API to say whether they were deleted or left the selection. */
 const RESOLVE_CONCURRENCY = 8;
@@ -212,7 +220,9 @@ class MemberWatch<S extends MemberState> {
   private async pages(quorum: boolean, take: (states: S[]) => Promise<void>): Promise<string> {
     let token: string | undefined;
     for (;;) {
-      const meta = await this.listPage(quorum, token, take);
+      const meta = await this.listPage(quorum, token, take).catch((err: unknown) => {
+        throw token !== undefined && err instanceof ApiError && err.status === 410 ? new SnapshotExpired(err) : err;
+      });
       if (meta.continue === undefined) return meta.resourceVersion;
       token = meta.continue;
     }
@@ -490,6 +500,11 @@ class MemberWatch<S extends MemberState> {
   }
 
   private async recover(err: unknown): Promise<void> {
+    if (err instanceof SnapshotExpired) {
+      this.resourceVersion = undefined;
+      this.sink.status({ kind: 'relisting', snapshot: true });
+      return;
+    }
     if (err instanceof ApiError) return this.recoverFromApi(err);
     // The watcher's own ClosedAtOnce is a failure that can heal; for the rest, the client's one rule decides.
     if (err instanceof ClosedAtOnce || isTransient(err)) return this.retryLater(err);

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { ClusterHistory, describeTally, type Tally } from './history.js';
-import { type TestEnv, useControlPlane, waitFor } from './support.js';
+import { lines, type TestEnv, useControlPlane, waitFor } from './support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -381,6 +381,36 @@ describe('without the watch cache, so that compaction expires resource versions'
   test('a watch that started empty, cut off while the history is compacted: the relist sees ann off and greets bob', async () => {
     const ns = await env.cluster.createNamespace('gone-empty');
     await emptyStartThrough410(env, ns, proxied, () => env.cp.compact());
+  });
+
+  test('a continue token expired during the first list is named as such; the relist greets everyone once', async () => {
+    const ns = await env.cluster.createNamespace('continue');
+    const names = Array.from({ length: 520 }, (_, i) => `m-${i}`);
+    const file = join(env.cp.dir, 'continue.json');
+    const items = names.map((name) => ({ apiVersion: 'helloworld.apimeister.com/v1', kind: 'Member', metadata: { name } }));
+    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    assert.equal((await env.cli(['-n', ns, 'apply-member', '-f', file])).code, 0);
+    const faults = await startHttpFaultProxy(env.cp);
+    try {
+      // The first page (500) is let through; the second waits while etcd is compacted past the list's snapshot.
+      const first = faults.holdNext('GET');
+      const watch = env.spawn(['-n', ns, 'watch', '-o', 'json', '--count', String(names.length)], { kubeconfig: faults.kubeconfig });
+      await first.arrived;
+      const second = faults.holdNext('GET');
+      first.release();
+      await second.arrived;
+      await env.createMember(ns, 'later');
+      await env.cp.compact();
+      second.release();
+      const r = await watch.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /the list took longer than the API server keeps its snapshot \(the continue token expired\): listing again/);
+      assert.doesNotMatch(r.stderr, /history to resume from/);
+      const greeted = lines(r.stdout).map((l) => (JSON.parse(l) as { name: string }).name);
+      assert.equal(new Set(greeted).size, greeted.length, 'nobody greeted twice');
+    } finally {
+      await faults.close();
+    }
   });
 
   test('410 Gone after compaction while cut off: a relist makes up exactly what was missed', async (t) => {
