@@ -6,6 +6,8 @@ import { CliError, ExitCode, fileProblem, usageError } from '../errors.js';
 import { formatMs } from '../kube/poll.js';
 import { memberOp } from '../members/resource.js';
 import { checkTeam } from '../members/validate.js';
+import type { Kube } from '../kube/client.js';
+import { escapeControl } from '../present/escape.js';
 import { followReader } from '../present/stdout-failure.js';
 import type { EventPrinter, StatusReporter } from '../present/watch-output.js';
 import { checkConditionScope, type Condition, ConditionTracker, parseCondition } from '../watcher/conditions.js';
@@ -112,6 +114,7 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
   const stopper = new Stopper(flags.timeout);
   const { status, printer } = presenters(ctx, flags, { namespace, server: kube.endpoint.server }, { EventPrinter, StatusReporter });
   const sink = new CommandSink(ctx, flags, { tracker, status, stopper, printer });
+  sink.onEmptyList = () => void checkNamespace(kube, namespace, sink);
   try {
     await watchMembers(kube, watchOptions(flags, namespace, tracker.active), sink, stopper.signal);
     // Goals met during the first list end the watch before it went live: a script waiting for the file must
@@ -133,6 +136,15 @@ async function runWatch(ctx: RunContext, flags: WatchFlags, conditions: Conditio
     if (stopper.reason !== 'done') abandonStuckOutput(ctx.term.stdout);
   }
   return exitCodeFor(stopper.reason, sink, flags);
+}
+
+/** A watch that finds no members in its namespace says so when the namespace itself does not exist, and waits on. */
+async function checkNamespace(kube: Kube, namespace: string | undefined, sink: CommandSink): Promise<void> {
+  if (namespace === undefined) return;
+  const { namespaceExists } = await import('../kube/namespace.js');
+  if ((await namespaceExists(kube, namespace)) !== false) return;
+  sink.missingNamespace = namespace;
+  sink.notice(`namespace ${namespace} does not exist: waiting for it and its members`);
 }
 
 /** What tells the person at the terminal (stderr) and what prints the events (stdout). */
@@ -181,7 +193,9 @@ function exitCodeFor(reason: StopReason | undefined, sink: CommandSink, flags: W
     const pending = [...sink.pending(), ...sink.notStarted()];
     if (pending.length === 0) return ExitCode.Ok;
     const after = checksOnce(flags) ? 'not met when checked once (--timeout 0)' : `timed out after ${formatMs(flags.timeout ?? 0)}`;
-    throw new CliError(ExitCode.Timeout, `${after}; still waiting for: ${pending.join(', ')}`);
+    const missing = sink.missingNamespace;
+    const hint = missing === undefined ? undefined : `namespace ${missing} does not exist (kubectl create namespace ${missing})`;
+    throw new CliError(ExitCode.Timeout, `${after}; still waiting for: ${pending.join(', ')}`, hint === undefined ? undefined : { hint });
   }
   if (sink.pending().length === 0) return ExitCode.Ok;
   return reason === 'SIGTERM' ? ExitCode.Terminated : ExitCode.Interrupted;
@@ -284,6 +298,10 @@ class CommandSink implements WatchSink {
   /** Until the watch is first live: what it is waiting for, in words for the timeout message. */
   private startingOn = 'the first list of members';
   readonly ready: ReadyFile;
+  /** Told when the first list finds no member at all. */
+  onEmptyList: () => void = () => undefined;
+  /** The watched namespace, once the API server said it does not exist. */
+  missingNamespace: string | undefined;
 
   private readonly tracker: ConditionTracker;
   private readonly statusReporter: StatusReporter;
@@ -318,6 +336,8 @@ class CommandSink implements WatchSink {
     if (status.kind === 'live') {
       this.live = true;
       this.ready.write();
+    } else if (status.kind === 'listed' && status.members === 0) {
+      this.onEmptyList();
     } else if (status.kind === 'waiting-for-crd') {
       this.startingOn = 'the Member CRD to be installed';
     } else if (status.kind === 'reconnecting') {
@@ -325,6 +345,10 @@ class CommandSink implements WatchSink {
     }
     // Checked once: the first list has been told, and what it did not meet is unmet.
     if (status.kind === 'live' && checksOnce(this.flags)) this.stopper.stop('timeout');
+  }
+
+  notice(text: string): void {
+    this.ctx.term.notice(this.ctx.term.chalk.dim(escapeControl(text)));
   }
 
   backpressure(): Promise<void> | undefined {

@@ -448,3 +448,16 @@ test('with --for, a missing CRD is waited for; a hostile team is escaped', async
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'welcome late to the team blue\n');
 });
+
+test('a namespace that does not exist is said, and waited for; --timeout names it in its hint', async () => {
+  const r = await env.cli(['-n', 'nosuchns', 'watch', '--for', 'added:patrick', '--timeout', '3s']);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /^namespace nosuchns does not exist: waiting for it and its members$/m);
+  assert.match(r.stderr, /^error: timed out after 3s; still waiting for: added:patrick$/m);
+  assert.match(r.stderr, /^hint: namespace nosuchns does not exist \(kubectl create namespace nosuchns\)$/m);
+  // An empty namespace that exists is just empty.
+  const ns = await env.cluster.createNamespace('empty');
+  const empty = await env.cli(['-n', ns, 'watch', '--timeout', '2s']);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.doesNotMatch(empty.stderr, /does not exist/);
+});
