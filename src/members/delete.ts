@@ -43,25 +43,30 @@ function deletion(answer: unknown, name: string, namespace: string): { uid: stri
 /** Every Member in the namespace (all pages), for --all. */
 export async function memberNames(kube: Kube, namespace: string, cutOff: AbortSignal): Promise<string[]> {
   // A listing that starts over (an expired continue token) can name a member twice.
-  return [...new Set((await listMembers(kube, namespace, { signal: cutOff })).map((m) => m.metadata.name))];
+  return [...new Set((await listMembers(kube, namespace, { signal: cutOff })).map((m) => m.name))];
 }
 
-async function listMembers(kube: Kube, namespace: string, request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'>): Promise<MemberObject[]> {
-  const members: MemberObject[] = [];
+/** What a delete needs of a member: which one it is, and what holds it. */
+interface Listed {
+  name: string;
+  uid: string | undefined;
+  finalizers: string[];
+}
+
+async function listMembers(kube: Kube, namespace: string, request: Pick<ApiRequest, 'signal' | 'idleTimeoutMs'>): Promise<Listed[]> {
+  const listed: Listed[] = [];
   await forEachMemberPage(
     kube,
     namespace,
-    (page) => {
-      if (!Array.isArray(page)) throw notAMember('list', '(all)', 'the answer has no items');
-      for (const item of page as unknown[]) {
-        if (typeof (item as MemberObject | undefined)?.metadata?.name !== 'string')
-          throw notAMember('list', '(all)', 'an item has no metadata.name');
-        members.push(item as MemberObject);
-      }
+    {
+      keep: ({ metadata }) => ({ name: metadata.name, uid: metadata.uid, finalizers: metadata.finalizers ?? [] }),
+      onPage: (page) => {
+        listed.push(...page);
+      },
     },
     request,
   );
-  return members;
+  return listed;
 }
 
 export interface Deleted {
@@ -86,8 +91,8 @@ export async function waitUntilGone(
     const still = new Map<string, { uid: string | undefined; finalizers: string[] }>();
     for (const [name, wanted] of pending) {
       const member = present.get(name);
-      if (member !== undefined && (wanted.uid === undefined || member.metadata.uid === wanted.uid)) {
-        still.set(name, { uid: wanted.uid, finalizers: member.metadata.finalizers ?? [] });
+      if (member !== undefined && (wanted.uid === undefined || member.uid === wanted.uid)) {
+        still.set(name, { uid: wanted.uid, finalizers: member.finalizers });
       }
     }
     pending = still;
@@ -108,7 +113,7 @@ function describePending(pending: Map<string, { finalizers: string[] }>): string
 // A check started at the deadline may take this long on a server that stopped answering, and no longer.
 const CHECK_IDLE_MS = 5_000;
 
-async function getEach(kube: Kube, namespace: string, names: string[]): Promise<Map<string, MemberObject>> {
+async function getEach(kube: Kube, namespace: string, names: string[]): Promise<Map<string, Listed>> {
   const op = memberOp('get', namespace);
   const found = await Promise.all(
     names.map(async (name) => {
@@ -120,10 +125,16 @@ async function getEach(kube: Kube, namespace: string, names: string[]): Promise<
       }
     }),
   );
-  return new Map(found.flatMap((m) => (m?.metadata?.name === undefined ? [] : [[m.metadata.name, m]])));
+  return new Map(
+    found.flatMap((m) =>
+      m?.metadata?.name === undefined
+        ? []
+        : [[m.metadata.name, { name: m.metadata.name, uid: m.metadata.uid, finalizers: m.metadata.finalizers ?? [] }]],
+    ),
+  );
 }
 
-async function listAll(kube: Kube, namespace: string): Promise<Map<string, MemberObject>> {
+async function listAll(kube: Kube, namespace: string): Promise<Map<string, Listed>> {
   const members = await listMembers(kube, namespace, { idleTimeoutMs: CHECK_IDLE_MS });
-  return new Map(members.map((m) => [m.metadata.name, m]));
+  return new Map(members.map((m) => [m.name, m]));
 }

@@ -43,8 +43,8 @@ const MAX_ATTEMPTS = 5;
  */
 export async function releaseFinalizers(kube: Kube, options: ReleaseOptions = {}): Promise<ReleaseReport> {
   const report: ReleaseReport = { released: 0, skipped: 0, failed: [] };
-  await forEachHeldPage(kube, options.namespace, async (members) => {
-    const holding = members.filter((m) => (m.metadata.finalizers ?? []).includes(FINALIZER));
+  await forEachHolderPage(kube, options.namespace, async (holders) => {
+    const holding = holders.filter((h) => h.finalizers.includes(FINALIZER));
     // After an error, no new patch starts, and the ones under way are counted before it is thrown.
     let fatal: { error: unknown } | undefined;
     const stop = new AbortController();
@@ -66,8 +66,8 @@ export async function releaseFinalizers(kube: Kube, options: ReleaseOptions = {}
   return report;
 }
 
-function tally(report: ReleaseReport, options: ReleaseOptions, member: MemberObject, outcome: Outcome): void {
-  const ref = { namespace: member.metadata.namespace ?? '', name: member.metadata.name };
+function tally(report: ReleaseReport, options: ReleaseOptions, member: Holder, outcome: Outcome): void {
+  const ref = { namespace: member.namespace, name: member.name };
   if (outcome === 'released') {
     report.released += 1;
     options.onReleased?.(ref);
@@ -78,14 +78,21 @@ function tally(report: ReleaseReport, options: ReleaseOptions, member: MemberObj
   }
 }
 
-/** Every page of Members; none when the CRD is gone (as it goes at the end of its own deletion): nothing holds. */
-async function forEachHeldPage(
+/**
+ * The members that hold any finalizer, page by page (only what a release needs is kept of each); none when the CRD
+ * is gone (as it goes at the end of its own deletion): nothing holds.
+ */
+async function forEachHolderPage(
   kube: Kube,
   namespace: string | undefined,
-  onPage: (members: MemberObject[]) => Promise<void> | void,
+  onPage: (holders: Holder[]) => Promise<void> | void,
 ): Promise<void> {
+  const keep = ({ metadata }: MemberObject): Holder | undefined => {
+    const finalizers = metadata.finalizers ?? [];
+    return finalizers.length === 0 ? undefined : { namespace: metadata.namespace ?? '', name: metadata.name, finalizers };
+  };
   try {
-    await forEachMemberPage(kube, namespace, onPage);
+    await forEachMemberPage(kube, namespace, { keep, onPage });
   } catch (err) {
     if (!(err instanceof CliError && err.exitCode === ExitCode.CrdMissing)) throw err;
   }
@@ -99,10 +106,9 @@ interface Target {
   op: Operation;
 }
 
-async function releaseOne(kube: Kube, listed: MemberObject): Promise<Outcome> {
-  const namespace = listed.metadata.namespace ?? '';
-  const target = { kube, path: memberPath(namespace, listed.metadata.name), op: memberOp('patch', namespace) };
-  let finalizers = listed.metadata.finalizers ?? [];
+async function releaseOne(kube: Kube, listed: Holder): Promise<Outcome> {
+  const target = { kube, path: memberPath(listed.namespace, listed.name), op: memberOp('patch', listed.namespace) };
+  let finalizers = listed.finalizers;
   for (let attempt = 1; ; attempt++) {
     const patch = removalPatch(finalizers);
     if (patch.length === 0) return 'skipped';
@@ -146,12 +152,8 @@ function sameList(a: string[], b: string[]): boolean {
 export async function finalizerHolders(kube: Kube, namespace?: string): Promise<Holder[]> {
   // Keyed by namespace and name: a listing that starts over shows members again.
   const holders = new Map<string, Holder>();
-  await forEachHeldPage(kube, namespace, (members) => {
-    for (const m of members) {
-      const ref = { namespace: m.metadata.namespace ?? '', name: m.metadata.name };
-      const finalizers = m.metadata.finalizers ?? [];
-      if (finalizers.length > 0) holders.set(`${ref.namespace}/${ref.name}`, { ...ref, finalizers });
-    }
+  await forEachHolderPage(kube, namespace, (page) => {
+    for (const holder of page) holders.set(`${holder.namespace}/${holder.name}`, holder);
   });
   return [...holders.values()];
 }
