@@ -23,7 +23,12 @@ export interface BenchCluster {
   readonly cliFlags: string[];
   newNamespace(prefix: string): Promise<string>;
   /** Creates members member-FIRST..member-(FIRST+count-1); onCreated gets each name once its POST answered 201. */
-  createMembers(namespace: string, count: number, opts?: { first?: number; onCreated?: (name: string) => void }): Promise<void>;
+  /** `paddingBytes`: an annotation of that many bytes on each member, for objects as large as real ones get. */
+  createMembers(
+    namespace: string,
+    count: number,
+    opts?: { first?: number; onCreated?: (name: string) => void; paddingBytes?: number },
+  ): Promise<void>;
   /** The raw watch URL, as curl would ask for it. */
   watchUrl(scope: Scope): string;
   close(): void;
@@ -81,18 +86,25 @@ class Api {
   }
 }
 
-function memberBody(name: string, i: number): object {
-  return { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name }, spec: { memberOf: `team-${i % 10}` } };
+function memberBody(name: string, i: number, paddingBytes: number): object {
+  const annotations = paddingBytes > 0 ? { 'bench.member-watch/padding': 'x'.repeat(paddingBytes) } : undefined;
+  return { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name, annotations }, spec: { memberOf: `team-${i % 10}` } };
 }
 
-async function createAll(api: Api, namespace: string, count: number, first: number, onCreated: (name: string) => void): Promise<void> {
+async function createAll(
+  api: Api,
+  namespace: string,
+  range: { count: number; first: number; paddingBytes: number },
+  onCreated: (name: string) => void,
+): Promise<void> {
+  const { count, first, paddingBytes } = range;
   const path = `/apis/${GROUP}/v1/namespaces/${namespace}/members`;
   let next = first;
   const worker = async (): Promise<void> => {
     while (next < first + count) {
       const i = next++;
       const name = `member-${i}`;
-      await api.create(path, memberBody(name, i));
+      await api.create(path, memberBody(name, i, paddingBytes));
       onCreated(name);
     }
   };
@@ -118,8 +130,8 @@ export async function startBenchCluster(): Promise<BenchCluster> {
       await api.create('/api/v1/namespaces', { metadata: { name } });
       return name;
     },
-    createMembers: (namespace, count, { first = 0, onCreated = () => undefined } = {}) =>
-      createAll(api, namespace, count, first, onCreated),
+    createMembers: (namespace, count, { first = 0, onCreated = () => undefined, paddingBytes = 0 } = {}) =>
+      createAll(api, namespace, { count, first, paddingBytes }, onCreated),
     watchUrl: (scope) =>
       `${cp.server}/apis/${GROUP}/v1/${'namespace' in scope ? `namespaces/${scope.namespace}/` : ''}members?watch=1&resourceVersion=0`,
     close: () => api.close(),

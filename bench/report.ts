@@ -88,6 +88,32 @@ function memorySection(r: Results): string {
   );
 }
 
+function largeSection(r: Results): string {
+  const l = r.large;
+  if (!l) return '';
+  const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
+  const row = (what: string, kib: number): string[] => [
+    what,
+    mib(kib),
+    ratio(kib, l.watch),
+    ratio(kib, l.kubectl),
+    verdict(kib < 2 * l.watch),
+  ];
+  return (
+    `### Peak RSS over ${l.members} members of ${l.paddingKiB} KiB each (\`/usr/bin/time -f %M\`)\n\n` +
+    table(
+      ['command', 'peak RSS', 'vs `watch --count N`', 'vs `kubectl get -o name`', 'target < 2x watch'],
+      [
+        row('`check`', l.check),
+        row('`release-finalizers`', l.releaseFinalizers),
+        row('`delete-member --all` (one run)', l.deleteAll),
+        ['`watch --count N -o json`', mib(l.watch), '1.00x', ratio(l.watch, l.kubectl), ''],
+        ['`kubectl get members -o name`', mib(l.kubectl), ratio(l.kubectl, l.watch), '1.00x', ''],
+      ],
+    )
+  );
+}
+
 function applySection(r: Results): string {
   const a = r.apply;
   if (!a) return '';
@@ -215,6 +241,7 @@ export function renderReport(r: Results): string {
     greetingSection(r),
     liveSection(r),
     memorySection(r),
+    largeSection(r),
     applySection(r),
     reconcileSection(r),
     failoverSection(r),

@@ -1,12 +1,14 @@
 // npm run bench -- [--members 2000,50000] [--runs 3] [--live 2000] [--apply 1000] [--all-namespaces K]
 //                    [--operator-members 5000] [--idle-seconds 60]
-//                    [--only startup,greeting,live,memory,apply (the default),reconcile,failover,idle]
+//                    [--large-members 2000] [--large-kib 100]
+//                    [--only startup,greeting,live,memory,apply (the default),reconcile,failover,idle,large]
 import { parseArgs } from 'node:util';
 import { type ApplyResult, measureApply } from './apply.js';
 import { type BenchCluster, type Scope, startBenchCluster } from './cluster.js';
 import { type FailoverResult, measureFailover } from './failover.js';
 import { type GreetingResult, measureGreeting } from './greeting.js';
 import { type IdleResult, measureIdle, welcomedNamespace } from './idle.js';
+import { type LargeListResult, measureLargeLists } from './large-lists.js';
 import { hasGnuTime, progress } from './lib.js';
 import { measureMemory, type MemoryResult } from './memory.js';
 import { setUpOperators } from './operators.js';
@@ -15,10 +17,10 @@ import { renderReport } from './report.js';
 import { measureStartup, type StartupResult } from './startup.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
-const SECTIONS = ['startup', 'greeting', 'live', 'memory', 'apply', 'reconcile', 'failover', 'idle'] as const;
+const SECTIONS = ['startup', 'greeting', 'live', 'memory', 'apply', 'reconcile', 'failover', 'idle', 'large'] as const;
 const OPERATOR_SECTIONS: readonly Section[] = ['reconcile', 'failover', 'idle'];
-// the operator's sections take about 12 minutes at their N: asked for by name
-const DEFAULT_SECTIONS = SECTIONS.filter((x) => !OPERATOR_SECTIONS.includes(x));
+// the operator's sections take about 12 minutes at their N, the large objects 200 MB of etcd: asked for by name
+const DEFAULT_SECTIONS = SECTIONS.filter((x) => !OPERATOR_SECTIONS.includes(x) && x !== 'large');
 type Section = (typeof SECTIONS)[number];
 
 export interface Settings {
@@ -34,6 +36,9 @@ export interface Settings {
   /** Members created at once for the operator's reconcile runs, and watched while idle. */
   operatorMembers: number;
   idleSeconds: number;
+  /** Members, and KiB of each, for the large objects. */
+  largeMembers: number;
+  largeKiB: number;
 }
 
 export interface Results {
@@ -46,6 +51,7 @@ export interface Results {
   reconcile?: ReconcileResult;
   failover?: FailoverResult;
   idle?: IdleResult;
+  large?: LargeListResult;
 }
 
 function positiveInts(text: string, flag: string): number[] {
@@ -73,6 +79,8 @@ function settingsFrom(argv: string[]): Settings {
       'all-namespaces': { type: 'string' },
       'operator-members': { type: 'string', default: '5000' },
       'idle-seconds': { type: 'string', default: '60' },
+      'large-members': { type: 'string', default: '2000' },
+      'large-kib': { type: 'string', default: '100' },
     },
   });
   const members = positiveInts(values.members, '--members');
@@ -89,6 +97,8 @@ function settingsFrom(argv: string[]): Settings {
     allNamespaces: spread === undefined ? undefined : (positiveInts(spread, '--all-namespaces')[0] as number),
     operatorMembers: positiveInts(values['operator-members'], '--operator-members')[0] as number,
     idleSeconds: positiveInts(values['idle-seconds'], '--idle-seconds')[0] as number,
+    largeMembers: positiveInts(values['large-members'], '--large-members')[0] as number,
+    largeKiB: positiveInts(values['large-kib'], '--large-kib')[0] as number,
   };
 }
 
@@ -162,6 +172,7 @@ async function measureAll(s: Settings): Promise<Results> {
     if (s.only.has('live')) results.live = await measureThroughput(cluster, s.live, s.runs);
     if (s.only.has('apply')) results.apply = await measureApply(cluster, s.apply, s.runs);
     await operatorSections(cluster, s, results);
+    if (s.only.has('large') && hasGnuTime()) results.large = await measureLargeLists(cluster, s.largeMembers, s.largeKiB, s.runs);
   } finally {
     cluster.close();
     await cluster.cp.stop();
