@@ -7,11 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { CLI_PATH } from '../harness/cli.js';
 import { commandsOnPath } from '../harness/commands.js';
+import { needsTools } from '../harness/requirements.js';
 import { escapeRegExp, openTerminal, PROMPT, type Terminal } from '../harness/terminal.js';
 import { useControlPlane } from './support.js';
 
 const env = useControlPlane({ installCrd: false });
 const commands = commandsOnPath();
+const SCRIPT = needsTools('script');
+const TMUX = needsTools('tmux');
 const PROMPT_AT_END = new RegExp(`${escapeRegExp(PROMPT.trim())}$`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let term: Terminal | undefined;
@@ -76,7 +79,7 @@ async function within<T>(ms: number, what: Promise<T>): Promise<T | 'still runni
   return Promise.race([what, sleep(ms).then(() => 'still running' as const)]);
 }
 
-test('a terminal of 0 columns and 0 rows gets plain notices: bounded output, the command ends, its exit code is kept', async () => {
+test('a terminal of 0 columns and 0 rows gets plain notices: bounded output, the command ends, its exit code is kept', SCRIPT, async () => {
   const run = underScript(['--kubeconfig', refused(), 'watch', '--for', 'added:patrick', '--timeout', '4s']);
   try {
     const code = await within(20_000, run.exited);
@@ -91,7 +94,7 @@ test('a terminal of 0 columns and 0 rows gets plain notices: bounded output, the
   }
 });
 
-test('Ctrl-C on a terminal of no size stops the watch with 130', async () => {
+test('Ctrl-C on a terminal of no size stops the watch with 130', SCRIPT, async () => {
   const run = underScript(['--kubeconfig', refused(), 'watch', '--for', 'added:patrick']);
   try {
     for (let i = 0; i < 100 && !run.output().includes('connecting to'); i++) await sleep(100);
@@ -110,7 +113,7 @@ async function terminal(cols: number, rows: number, extra: Record<string, string
   return term;
 }
 
-test('TERM=dumb gets plain notices, even with FORCE_COLOR; Ctrl-C still stops the watch', async () => {
+test('TERM=dumb gets plain notices, even with FORCE_COLOR; Ctrl-C still stops the watch', TMUX, async () => {
   const t = await terminal(100, 20, { TERM: 'dumb', FORCE_COLOR: '1' });
   await t.run(`member-watch --kubeconfig ${refused()} watch --for added:patrick`);
   await t.waitFor(/reconnecting in .*\.\.\.\n.*reconnecting in/);
@@ -124,7 +127,7 @@ function spinnerLines(screen: string): string[] {
   return screen.split('\n').filter((l) => /connecting|a-very-long/.test(l));
 }
 
-test('a terminal narrower than the text: the spinner keeps to one line, cut short, and leaves nothing behind', async () => {
+test('a terminal narrower than the text: the spinner keeps to one line, cut short, and leaves nothing behind', TMUX, async () => {
   const t = await terminal(40, 15);
   await t.run(`member-watch --kubeconfig ${refused()} watch --for added:patrick`);
   const screen = await t.waitFor(/connecting to .*…/);
@@ -137,7 +140,7 @@ test('a terminal narrower than the text: the spinner keeps to one line, cut shor
   assert.equal(await t.lastStatus(), 130);
 });
 
-test('a terminal resized while the spinner spins: the text is cut to the new width, and nothing is left behind', async () => {
+test('a terminal resized while the spinner spins: the text is cut to the new width, and nothing is left behind', TMUX, async () => {
   const t = await terminal(100, 15);
   // The API server answers, and has no Member CRD: the spinner waits for it with a long text, for ever.
   await t.run(`clear; member-watch --kubeconfig ${env.cp.kubeconfig} watch --for added:patrick`);
