@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { CliResult } from '../harness/cli.js';
+import { type CliResult, runCli } from '../harness/cli.js';
 import { clusterFor } from '../harness/cluster.js';
 import { startConnectProxy } from '../harness/connect-proxy.js';
 import { selfSigned, signedBy } from '../harness/fake-apiserver.js';
@@ -171,8 +171,11 @@ before(async () => {
     caFile: cp.caFile,
   }));
   for (const { cp } of env.servers) {
+    // install-crd rather than kubectl apply: the manifest's selectableFields are refused by kubectl's validation on
+    // a server before 1.30, which install-crd handles
+    const installed = await runCli(['install-crd', '--kubeconfig', cp.kubeconfig]);
+    if (installed.code !== 0) throw new Error(`member-watch install-crd: ${installed.stderr}`);
     for (const args of [
-      ['apply', '-f', new URL('../../crds/member.yaml', import.meta.url).pathname],
       // the cases' users, the pods' service accounts and the user they impersonate may do anything; an anonymous
       // request may discover the API (kubectl's first step), so that it is refused for the Member, not before
       [

@@ -121,10 +121,9 @@ test('a frozen API server: apply-member -f --timeout ends at the limit and says 
   const { r, elapsed } = await frozenAfterFirstLine(env.spawn(['-n', ns, 'apply-member', '-f', fileOf('f', 400), '--timeout', '4s']));
   assert.equal(r.code, 5, r.stderr);
   assert.ok(elapsed < 4000 + 5000, `ended ${Math.round(elapsed)} ms after the start: not fast`);
-  assert.match(
-    r.stderr,
-    /^error: timed out after 4s; applied \d+ of 400 members; not applied: .*unknown \(cut off in flight, may have been applied\): /m,
-  );
+  // Whether any apply is cut off in flight depends on the connections open at the freeze: a request waiting for a
+  // TLS handshake the frozen server never answers was not sent, and is counted as not applied.
+  assert.match(r.stderr, /^error: timed out after 4s; applied \d+ of 400 members; not applied: /m);
   t.diagnostic(`ended ${Math.round(elapsed)} ms after the start; ${await agrees(r, ns, 400, 'applied')}`);
 });
 
