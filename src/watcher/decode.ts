@@ -13,7 +13,8 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; problem: string }
  */
 export type WatchLine =
   | { kind: 'change'; type: 'ADDED' | 'MODIFIED' | 'DELETED'; member: Decoded<MemberState> }
-  | { kind: 'bookmark'; resourceVersion: string }
+  /** `initialEventsEnd`: the bookmark that ends the initial events of a streamed list (KEP-3157). */
+  | { kind: 'bookmark'; resourceVersion: string; initialEventsEnd: boolean }
   | { kind: 'error'; status: ErrorStatus }
   | { kind: 'malformed'; problem: string };
 
@@ -90,7 +91,7 @@ export function decodeWatchLine(raw: unknown, namespace: string | undefined): Wa
   if (type === 'ERROR') return { kind: 'error', status: errorStatus(object) };
   if (type === 'BOOKMARK') {
     const resourceVersion = resourceVersionOf(object);
-    if (resourceVersion !== undefined) return { kind: 'bookmark', resourceVersion };
+    if (resourceVersion !== undefined) return { kind: 'bookmark', resourceVersion, initialEventsEnd: endsInitialEvents(object) };
     return { kind: 'malformed', problem: 'a BOOKMARK event without metadata.resourceVersion' };
   }
   if (typeof type !== 'string' || !CHANGES.has(type)) return { kind: 'malformed', problem: `an event of type ${describeValue(type)}` };
@@ -101,6 +102,14 @@ function resourceVersionOf(object: unknown): string | undefined {
   if (!isObject(object) || !isObject(object.metadata)) return undefined;
   const rv = object.metadata.resourceVersion;
   return nonEmpty(rv) ? rv : undefined;
+}
+
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/** Only the exact value "true" ends the initial events, as client-go reads the annotation. */
+function endsInitialEvents(object: unknown): boolean {
+  const metadata = isObject(object) && isObject(object.metadata) ? object.metadata : {};
+  return isObject(metadata.annotations) && metadata.annotations[INITIAL_EVENTS_END] === 'true';
 }
 
 function errorStatus(object: unknown): ErrorStatus {

@@ -73,7 +73,18 @@ test('watch lines: changes, bookmarks, errors, and everything else as malformed'
   assert.deepEqual(decodeWatchLine({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '9' } } }, 'crew'), {
     kind: 'bookmark',
     resourceVersion: '9',
+    initialEventsEnd: false,
   });
+  // The end of a streamed list's initial events: only the annotation's exact value "true" says so.
+  const bookmark = (annotations: unknown): unknown => ({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '9', annotations } } });
+  const ends = (annotations: unknown): unknown => {
+    const line = decodeWatchLine(bookmark(annotations), 'crew');
+    return line.kind === 'bookmark' && line.initialEventsEnd;
+  };
+  assert.equal(ends({ 'k8s.io/initial-events-end': 'true' }), true);
+  for (const other of [{ 'k8s.io/initial-events-end': 'false' }, { 'k8s.io/initial-events-end': true }, { other: 'true' }, null, 'true']) {
+    assert.equal(ends(other), false, JSON.stringify(other));
+  }
   assert.deepEqual(decodeWatchLine({ type: 'ERROR', object: { code: 410, reason: 'Expired', message: 'too old' } }, 'crew'), {
     kind: 'error',
     status: { code: 410, reason: 'Expired', message: 'too old' },
