@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '../src/kube/client.js';
+import { streamsLists } from '../src/commands/parse.js';
 import type { MemberEvent } from '../src/watcher/events.js';
 import { watchMembers } from '../src/watcher/watcher.js';
 import { type BenchCluster, GROUP, startBenchCluster } from './cluster.js';
@@ -158,7 +159,14 @@ async function main(): Promise<void> {
       status: (): void => undefined,
       backpressure: (): undefined => undefined,
     };
-    const options = { namespace, greetExisting: true, waitForCrd: false, watchTimeoutSeconds: 300, pageSize: 500 };
+    const options = {
+      namespace,
+      greetExisting: true,
+      waitForCrd: false,
+      watchTimeoutSeconds: 300,
+      pageSize: 500,
+      streamLists: streamsLists(process.env),
+    };
     const watching = watchMembers(kube, options, sink, stop.signal);
     // Two watch commands: heap snapshots inflate a process's RSS for good, so one is only ever measured from outside.
     const forHeap = watchCommand(cluster, namespace, [`--diagnostic-dir=${dir}`, '--heapsnapshot-signal=SIGUSR2']);

@@ -9,7 +9,7 @@ import type { OperatorOptions } from '../operator/operator.js';
 import type { LogFormat } from '../present/operator-log.js';
 import { followReader } from '../present/stdout-failure.js';
 import { runContext } from './context.js';
-import { parseDuration, parsePositiveInt } from './parse.js';
+import { parseDuration, parsePositiveInt, streamsLists } from './parse.js';
 
 interface OperatorFlags {
   watchNamespace?: string;
@@ -149,6 +149,7 @@ function operatorOptions(flags: OperatorFlags, kube: Kube, namespaceFlag: string
     useFinalizer: flags.finalizer,
     concurrency: flags.maxConcurrentReconciles,
     watchTimeoutSeconds: Math.ceil(flags.watchTimeout / 1000),
+    streamLists: streamsLists(process.env),
     leaderElection: flags.leaderElect ? leaderElection(flags, kube, identity, modules) : undefined,
     probes: flags.healthProbeBindAddress || undefined,
     metrics: flags.metricsBindAddress || undefined,

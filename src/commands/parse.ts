@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { usageError } from '../errors.js';
 import { labelProblem } from '../members/validate.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -37,4 +38,22 @@ export function collectLabel(text: string, previous: Record<string, string> = {}
 
 export function collect(text: string, previous: string[] = []): string[] {
   return [...previous, text];
+}
+
+/** The environment variable client-go reads (as KUBE_FEATURE_ + a client feature gate) to stream lists or not. */
+export const WATCH_LIST_CLIENT = 'KUBE_FEATURE_WatchListClient';
+/** What Go's strconv.ParseBool takes, as client-go reads its feature gates. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/**
+ * Whether lists are asked for as a watch stream (where the server serves one): on by default, as in client-go's
+ * reflectors since 0.35; KUBE_FEATURE_WatchListClient=false turns it off, as it does for them.
+ */
+export function streamsLists(env: NodeJS.ProcessEnv): boolean {
+  const value = env[WATCH_LIST_CLIENT];
+  if (value === undefined || value === '') return true;
+  if (GO_TRUE.has(value)) return true;
+  if (GO_FALSE.has(value)) return false;
+  throw usageError(`${WATCH_LIST_CLIENT}=${JSON.stringify(value)} is neither true nor false`, 'set it to true or false, or unset it');
 }

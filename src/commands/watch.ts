@@ -14,7 +14,7 @@ import { checkConditionScope, type Condition, ConditionTracker, parseCondition }
 import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import type { WatchOptions, WatchSink } from '../watcher/watcher.js';
 import { type RunContext, runContext } from './context.js';
-import { collect, parseDuration, parsePositiveInt } from './parse.js';
+import { collect, parseDuration, parsePositiveInt, streamsLists } from './parse.js';
 
 interface WatchFlags {
   allNamespaces?: boolean;
@@ -182,6 +182,7 @@ function watchOptions(flags: WatchFlags, namespace: string | undefined, waitingF
     waitForCrd: !checkOnce && (waitingForConditions || flags.timeout !== undefined),
     watchTimeoutSeconds: Math.ceil(flags.watchTimeout / 1000),
     pageSize: 500,
+    streamLists: streamsLists(process.env),
     maxReconnects: checkOnce ? 0 : flags.maxReconnects,
   };
 }

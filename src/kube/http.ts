@@ -124,6 +124,11 @@ export class KubeClient {
     return res;
   }
 
+  /** A line for the --debug log from the layers above, about what an answer meant (where a streamed list ended). */
+  note(line: string): void {
+    this.debug?.(line);
+  }
+
   close(): void {
     for (const agent of this.agents.values()) void agent.then((a) => a.destroy());
   }

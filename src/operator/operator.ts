@@ -25,6 +25,8 @@ export interface OperatorOptions {
   useFinalizer: boolean;
   concurrency: number;
   watchTimeoutSeconds: number;
+  /** Lists as a watch stream where the server serves one (see WatchOptions). */
+  streamLists: boolean;
   /** undefined: this process acts alone, without a Lease. */
   leaderElection: LeaderElectionConfig | undefined;
   probes: BindAddress | undefined;
@@ -167,6 +169,7 @@ class Operator {
         waitForCrd: true,
         watchTimeoutSeconds: this.options.watchTimeoutSeconds,
         pageSize: 500,
+        streamLists: this.options.streamLists,
         project: operatorMember,
         store: this.store,
       },

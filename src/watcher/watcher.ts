@@ -8,10 +8,11 @@ import { ListSplitter } from '../kube/list-splitter.js';
 import { mapLimit } from '../kube/parallel.js';
 import { MEMBER_CRD, memberOp, membersPath, type MemberObject } from '../members/resource.js';
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-import { decodeListMeta, decodeMember, decodeWatchLine, type ErrorStatus, excerpt, type ListMeta } from './decode.js';
-import { type MemberEvent, type MemberState, memberKey, type SelectionChange, type WatcherStatus } from './events.js';
+import { decodeListMeta, decodeMember, decodeWatchLine, type ErrorStatus, excerpt, type ListMeta, type WatchLine } from './decode.js';
+import { type EventType, type MemberEvent, type MemberState, memberKey, type SelectionChange, type WatcherStatus } from './events.js';
 import { memberAt, memberNow, type PastMember, teamFieldSelector, teamNotSelectable } from './selection.js';
 import { type Departure, MemberStore } from './store.js';
+import { Deadline, InitialEventsUnended, StreamedList } from './streamed-list.js';
 
 export interface WatchOptions {
   /** undefined: every namespace. */
@@ -30,6 +31,8 @@ export interface WatchOptions {
   /** The server closes each watch after this long; silence beyond it plus a margin means a dead connection. */
   watchTimeoutSeconds: number;
   pageSize: number;
+  /** Ask for lists as a watch stream (sendInitialEvents, KEP-3157) where the server serves one; paged lists elsewhere. */
+  streamLists: boolean;
   /** Consecutive failed reconnects before giving up; undefined retries for ever. */
   maxReconnects?: number | undefined;
   backoff?: BackoffOptions;
@@ -73,13 +76,19 @@ class SnapshotExpired extends Error {
 const CRD_POLL_MAX_MS = 2_000;
 /** Members whose goodbye after a relist waits for the API to say whether they were deleted or left the selection. */
 const RESOLVE_CONCURRENCY = 8;
+/**
+ * Silence this long among a streamed list's initial events, before the bookmark that ends them, means it is not
+ * coming: the server does not stream lists after all (client-go warns after the same 10 s, but waits on).
+ */
+const INITIAL_EVENTS_SILENCE_MS = 10_000;
 /** A resumed watch that has sent nothing and stayed up this long has reconnected (see 'live' in WatcherStatus). */
 const PROVEN_AFTER_MS = 1_000;
 const now = (): string => new Date().toISOString();
 
 /**
  * List, then watch from the list's resourceVersion, resuming from the last one seen (bookmarks included)
- * after every close or error, relisting and reconciling after 410 Gone, and backing off with jitter.
+ * after every close or error, relisting and reconciling after 410 Gone, and backing off with jitter. Where lists
+ * are streamed, a list is a watch whose initial events are the list, and the watch goes on from there.
  * Resolves when `signal` aborts; rejects only with final errors (401/403, bad selector, CRD missing at start
  * without waitForCrd, an answer that is not a Kubernetes list, ReconnectsExhausted).
  */
@@ -129,6 +138,10 @@ class MemberWatch<S extends MemberState> {
   private batch = 0;
   /** The team the server selects; undefined when there is none, or the server cannot (the watcher does). */
   private serverTeam: string | undefined;
+  /** Lists are streamed; false once the server refused a streamed list or never ended one (then for good). */
+  private streaming: boolean;
+  /** A streamed list whose initial events are still arriving. */
+  private initial: StreamedList<S> | undefined;
 
   constructor(
     private readonly options: WatchOptions & Projection<S>,
@@ -140,6 +153,7 @@ class MemberWatch<S extends MemberState> {
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.crdPoll = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.serverTeam = options.teams?.length === 1 ? options.teams[0] : undefined;
+    this.streaming = options.streamLists;
   }
 
   async run(): Promise<void> {
@@ -147,7 +161,9 @@ class MemberWatch<S extends MemberState> {
     while (!this.signal.aborted) {
       try {
         const resumed = this.resourceVersion;
-        await this.watch(resumed ?? (await this.list()), resumed !== undefined);
+        if (resumed !== undefined) await this.watch({ resourceVersion: resumed }, 'resumed');
+        else if (this.streaming) await this.streamedList();
+        else await this.watch({ resourceVersion: await this.list() }, 'listed');
       } catch (err) {
         if (this.signal.aborted) return;
         await this.recover(err);
@@ -202,18 +218,99 @@ class MemberWatch<S extends MemberState> {
     const resourceVersion = await this.pages(true, async (states) => {
       listed.push(...states);
     });
+    await this.reconcile(listed, resourceVersion);
+    return resourceVersion;
+  }
+
+  /** What a relist found at `resourceVersion`, against what was announced. */
+  private async reconcile(listed: S[], resourceVersion: string): Promise<void> {
     const selected = listed.filter((s) => this.inTeams(s));
     const departed = await this.departures(selected, listed, resourceVersion);
     const events = this.store.reconcile(selected, now(), departed);
     if (this.telling) this.emitAll(events);
     if (!this.synced) this.finishFirstList(this.store.size);
-    return resourceVersion;
   }
 
   private finishFirstList(members: number): void {
     this.synced = true;
     this.partial = false;
     this.sink.status({ kind: 'listed', members });
+  }
+
+  /**
+   * The list as a watch stream, as client-go's reflector asks for it: no resourceVersion (a consistent read, so a
+   * relist never goes back behind what was announced), the current state as initial events, a bookmark annotated
+   * k8s.io/initial-events-end at the resourceVersion they add up to, then the changes after it on the same
+   * connection. A server that refuses the parameters, or whose initial events end or fall silent without that
+   * bookmark, gets paged lists from then on: progress over streaming.
+   */
+  private async streamedList(): Promise<void> {
+    const initial = new StreamedList<S>(this.synced || this.partial);
+    this.batch += 1;
+    this.initial = initial;
+    try {
+      await this.watch({ sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' }, 'streamed');
+      if (this.initial === initial && !this.signal.aborted) {
+        this.listInstead('the API server ended the initial events without the bookmark that ends them');
+      }
+    } catch (err) {
+      if (this.initial !== initial) throw err;
+      const refused = streamRefusal(err);
+      if (refused === undefined) throw err;
+      this.listInstead(refused);
+    } finally {
+      this.initial = undefined;
+    }
+  }
+
+  private listInstead(why: string): void {
+    this.streaming = false;
+    this.kube.http.note(`listing instead of streaming the list: ${why}`);
+  }
+
+  /** One of a streamed list's initial events, or the bookmark that ends them. */
+  private initialEvent(
+    initial: StreamedList<S>,
+    line: Exclude<WatchLine, { kind: 'error' }>,
+    raw: unknown,
+    text: string,
+  ): Promise<void> | undefined {
+    if (line.kind === 'malformed') return this.skip('list item', line.problem, text);
+    if (line.kind === 'bookmark') return line.initialEventsEnd ? this.endInitialEvents(initial, line.resourceVersion) : undefined;
+    const { object } = raw as { object: unknown };
+    // The item alone, as a paged list shows it.
+    if (!line.member.ok) return this.skip('list item', line.member.problem, JSON.stringify(object) ?? text);
+    const state = this.options.project(object as MemberObject, line.member.value);
+    if (!initial.gathering) return this.initialChange(line.type, state);
+    initial.gather(line.type, state);
+    return undefined;
+  }
+
+  /**
+   * The first list greets as events arrive, as a paged one greets as items arrive; the server may send a change or a
+   * deletion among them too (the starting state is what they add up to).
+   */
+  private initialChange(type: EventType, state: S): undefined {
+    // From the first event on, the store holds what this list gave: a list that fails now is retried as a relist.
+    this.partial = true;
+    const time = now();
+    const known = this.store.get(state.namespace, state.name);
+    let event: MemberEvent<S> | undefined;
+    if (type === 'DELETED' || this.inTeams(state)) event = this.store.apply(type, state, 'initial', time);
+    else if (known?.uid === state.uid) event = this.store.leave(state, 'team', 'initial', time);
+    if (event && this.options.greetExisting) this.sink.event({ ...event, batch: this.batch });
+    return undefined;
+  }
+
+  /** The initial events are complete: the list is done, and the watch it opened goes on from `resourceVersion`. */
+  private async endInitialEvents(initial: StreamedList<S>, resourceVersion: string): Promise<void> {
+    this.initial = undefined;
+    this.kube.http.note(`the initial events end at resourceVersion ${resourceVersion}`);
+    if (initial.gathering) await this.reconcile(initial.gathered(), resourceVersion);
+    else if (!this.synced) this.finishFirstList(this.store.size);
+    // Only now: a relist that fails while it asks the API about departures is made again.
+    this.resourceVersion = resourceVersion;
+    this.goLive();
   }
 
   /** A paginated list: one snapshot (all pages share its resourceVersion); returns that resourceVersion. */
@@ -246,8 +343,7 @@ class MemberWatch<S extends MemberState> {
       },
       signal: this.signal,
     });
-    this.served = true;
-    this.crdPoll.reset();
+    this.answered();
     const splitter = new ListSplitter();
     res.setEncoding('utf8');
     try {
@@ -260,6 +356,12 @@ class MemberWatch<S extends MemberState> {
       throw err;
     }
     return this.listMeta(splitter.end());
+  }
+
+  /** A list was answered: the CRD exists. */
+  private answered(): void {
+    this.served = true;
+    this.crdPoll.reset();
   }
 
   private decodeItems(texts: string[]): S[] {
@@ -363,24 +465,28 @@ class MemberWatch<S extends MemberState> {
     return undefined;
   }
 
-  /** Watches from `from`; a resumed watch (not from a list just made) is live once it proves itself. */
-  private async watch(from: string, resumed: boolean): Promise<void> {
+  /**
+   * Watches from where `query` says: a resumed watch (not from a list just made) is live once it proves itself, a
+   * streamed list once its initial events are complete.
+   */
+  private async watch(query: Query, start: 'resumed' | 'listed' | 'streamed'): Promise<void> {
     const res = await this.kube.http.stream({
       method: 'GET',
       path: membersPath(this.options.namespace),
       query: {
         ...this.query,
         watch: 1,
-        resourceVersion: from,
+        ...query,
         allowWatchBookmarks: true,
         timeoutSeconds: this.options.watchTimeoutSeconds,
       },
       idleTimeoutMs: silenceLimitMs(this.options.watchTimeoutSeconds),
       signal: this.signal,
     });
+    if (start === 'streamed') this.answered();
     this.livePending = true;
-    if (!resumed) this.goLive();
-    const proven = setTimeout(() => this.goLive(), PROVEN_AFTER_MS);
+    if (start === 'listed') this.goLive();
+    const proven = start === 'resumed' ? setTimeout(() => this.goLive(), PROVEN_AFTER_MS) : undefined;
     const opened = Date.now();
     let lines: number;
     let lasted: number;
@@ -409,34 +515,61 @@ class MemberWatch<S extends MemberState> {
     res.setEncoding('utf8');
     let rest = '';
     let count = 0;
-    for await (const chunk of res) {
-      const parts = (rest + (chunk as string)).split('\n');
-      rest = parts.pop() ?? '';
-      for (const line of parts) {
-        if (line.trim() === '') continue;
-        count += 1;
-        const resolving = this.handle(line);
-        if (resolving) await resolving;
+    // Only the server's silence counts, not the time this process waits for its own reader or for the API.
+    const silence = new Deadline(this.initialEventsSilenceMs, () =>
+      res.destroy(
+        new InitialEventsUnended(`no bookmark ending the initial events after ${this.initialEventsSilenceMs / 1000} s of silence`),
+      ),
+    );
+    try {
+      if (this.initial !== undefined) silence.arm();
+      for await (const chunk of res) {
+        silence.clear();
+        const parts = (rest + (chunk as string)).split('\n');
+        rest = parts.pop() ?? '';
+        count += await this.handleAll(parts);
+        const wait = this.sink.backpressure();
+        if (wait) await wait;
+        if (this.initial !== undefined) silence.arm();
       }
-      const wait = this.sink.backpressure();
-      if (wait) await wait;
+    } finally {
+      silence.clear();
     }
     return count;
   }
 
+  /** Returns how many lines were not blank. */
+  private async handleAll(lines: string[]): Promise<number> {
+    let count = 0;
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      count += 1;
+      const resolving = this.handle(line);
+      if (resolving) await resolving;
+    }
+    return count;
+  }
+
+  /** Below the connection's own silence limit, which would otherwise end it first as a network failure. */
+  private get initialEventsSilenceMs(): number {
+    return Math.min(INITIAL_EVENTS_SILENCE_MS, silenceLimitMs(this.options.watchTimeoutSeconds) - 1_000);
+  }
+
   /** One line of the watch; a promise when the API must first say what an event means (see `change`). */
   private handle(text: string): Promise<void> | undefined {
+    const initial = this.initial;
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
-      return this.skip('watch event', 'it is not JSON', text);
+      return this.skip(initial ? 'list item' : 'watch event', 'it is not JSON', text);
     }
     const line = decodeWatchLine(raw, this.options.namespace);
     if (line.kind === 'error') throw watchError(line.status);
     // The server answered with news: earlier failures are over, so a cut after this reconnects at once
     // instead of waiting out a delay grown during an outage that has ended.
     this.backoff.reset();
+    if (initial) return this.initialEvent(initial, line, raw, text);
     this.goLive();
     if (line.kind === 'malformed') return this.skip('watch event', line.problem, text);
     if (line.kind === 'bookmark') {
@@ -552,6 +685,21 @@ class MemberWatch<S extends MemberState> {
     this.sink.status({ kind: 'waiting-for-crd' });
     await sleep(Math.min(this.crdPoll.next(), CRD_POLL_MAX_MS), undefined, { signal: this.signal }).catch(() => undefined);
   }
+}
+
+/**
+ * Why a streamed list that failed before its initial events were complete is no streamed list at all, in words for
+ * the debug log; undefined for a failure a paged list would meet too (retried, or final, as for any list): a network
+ * failure, 400 (a bad selector), 401/403, 404 (the CRD), 429 and 5xx. 422: servers before 1.27 forbid
+ * resourceVersionMatch on a watch, those from 1.27 with the WatchList feature off forbid sendInitialEvents. 410 while
+ * the initial events arrive (they asked for no resourceVersion that could be too old): the server gave up on them.
+ */
+function streamRefusal(err: unknown): string | undefined {
+  if (err instanceof InitialEventsUnended) return err.message;
+  // Whatever it was (a proxy's answer that is no watch, a server shutting down), a paged list will tell.
+  if (err instanceof ClosedAtOnce) return 'the API server ended the stream at once, without an initial event';
+  if (!(err instanceof ApiError) || ![410, 422].includes(err.status)) return undefined;
+  return `the API server answered HTTP ${err.status}: ${err.message}`;
 }
 
 /** An ERROR line ends the watch; code 410 (Expired) means our resourceVersion is older than what the server keeps. */
