@@ -4,6 +4,8 @@
  * The truth is every change etcd stored, with its revision (= the API's resourceVersion). The watcher's own
  * request log (`--debug`: every list and every watch with the resourceVersion it resumes from) says where it
  * had gaps: a list after a watch is a relist, and the next watch's resourceVersion is the revision of the list.
+ * A streamed list (a watch with sendInitialEvents) is a list at the resourceVersion of the bookmark that ended
+ * its initial events, which the watcher notes in the same log, and a watch from there.
  * From both the checker computes what the list/watch protocol lets a correct watcher print, and nothing else:
  *
  * - between relists, every welcome, move and goodbye, in order, each with the resourceVersion of its change;
@@ -45,8 +47,12 @@ export interface PrintedEvent {
 
 /** One request of the watcher, in the order it made them. */
 export interface WatchRequest {
-  kind: 'list' | 'watch';
-  /** For a watch: the resourceVersion it starts from. */
+  /** stream: a streamed list, a watch whose initial events are the list. */
+  kind: 'list' | 'watch' | 'stream';
+  /**
+   * For a watch: the resourceVersion it starts from. For a stream: where its initial events ended (the list's
+   * revision, and where the watch goes on from), undefined if they never did.
+   */
   resourceVersion: number | undefined;
   /** The HTTP status it was answered with; undefined when it failed without one (refused, reset). */
   status: number | undefined;
@@ -92,18 +98,38 @@ export function parseEvents(lines: readonly string[]): PrintedEvent[] {
 /** The member list and watch requests in a watcher's `--debug` log, in order. */
 export function parseRequests(stderr: string): WatchRequest[] {
   const requests: WatchRequest[] = [];
-  for (const match of stderr.matchAll(/^debug: GET (\S+) (\d{3} )?/gm)) {
-    const url = new URL(match[1] as string);
-    if (!url.pathname.endsWith('/members')) continue;
-    const watch = url.searchParams.get('watch');
-    const rv = url.searchParams.get('resourceVersion');
-    requests.push({
-      kind: watch === '1' || watch === 'true' ? 'watch' : 'list',
-      resourceVersion: rv === null ? undefined : Number(rv),
-      status: match[2] === undefined ? undefined : Number(match[2]),
-    });
+  for (const match of stderr.matchAll(/^debug: (?:GET (\S+) (\d{3} )?|the initial events end at resourceVersion (\d+))/gm)) {
+    const stream = requests.at(-1);
+    if (match[3] !== undefined && stream?.kind === 'stream') stream.resourceVersion = Number(match[3]);
+    const request = match[1] === undefined ? undefined : memberRequest(new URL(match[1]), match[2]);
+    if (request) requests.push(request);
   }
   return requests;
+}
+
+function memberRequest(url: URL, status: string | undefined): WatchRequest | undefined {
+  if (!url.pathname.endsWith('/members')) return undefined;
+  const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
+  const streamed = watch && url.searchParams.get('sendInitialEvents') === 'true';
+  const rv = url.searchParams.get('resourceVersion');
+  return {
+    kind: streamed ? 'stream' : watch ? 'watch' : 'list',
+    resourceVersion: rv === null || streamed ? undefined : Number(rv),
+    status: status === undefined ? undefined : Number(status),
+  };
+}
+
+/**
+ * The log as lists and watches: a streamed list is a list and a watch from where its initial events ended, one the
+ * server refused is neither, one whose initial events never ended is a list that did not finish.
+ */
+function listsAndWatches(requests: readonly WatchRequest[]): WatchRequest[] {
+  return requests.flatMap((req): WatchRequest[] => {
+    if (req.kind !== 'stream') return [req];
+    if (req.status !== 200) return [];
+    const list: WatchRequest = { kind: 'list', resourceVersion: undefined, status: 200 };
+    return req.resourceVersion === undefined ? [list] : [list, { kind: 'watch', resourceVersion: req.resourceVersion, status: 200 }];
+  });
 }
 
 // --- where the watcher had gaps ---
@@ -409,7 +435,8 @@ export function checkWatch(
 ): Verdict {
   const problems: string[] = [];
   const printed = checkShape(events, options.namespace, problems);
-  const gaps = findGaps(requests, printed, problems);
+  const requested = listsAndWatches(requests);
+  const gaps = findGaps(requested, printed, problems);
   const mine = truth.filter((c) => c.namespace === options.namespace);
   const truthByUid = groupByUid(mine);
   const printedByUid = groupByUid(printed);
@@ -437,7 +464,7 @@ export function checkWatch(
       ...tally,
       relisted: printed.filter((e) => e.source === 'relist').length,
       relists: Math.max(0, gaps.length - 1),
-      resumes: requests.filter((r, i) => r.kind === 'watch' && requests[i - 1]?.kind === 'watch').length,
+      resumes: requested.filter((r, i) => r.kind === 'watch' && requested[i - 1]?.kind === 'watch').length,
     },
     problems,
   };

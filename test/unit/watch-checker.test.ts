@@ -268,3 +268,57 @@ test('the debug log gives lists and watches with their resourceVersions, other r
     { kind: 'watch', resourceVersion: 190, status: undefined },
   ]);
 });
+
+/** A streamed list: the watch that brings the list, with where its initial events ended. */
+const stream = (ended: number | undefined, status: number | undefined = 200): WatchRequest => ({
+  kind: 'stream',
+  resourceVersion: ended,
+  status,
+});
+
+test('a streamed list is a list at the resourceVersion its initial events end at, and the watch from there', () => {
+  const verdict = checkWatch(simple.changes, simpleOutput(), [stream(101), watch(104)], { namespace: NS, watchOnly: false });
+  assert.deepEqual(verdict.problems, []);
+  assert.equal(verdict.figures.resumes, 1);
+  // Refused first (HTTP 422 from a server that does not stream lists), then listed: the same verdict.
+  const refused = checkWatch(simple.changes, simpleOutput(), [stream(undefined, 422), list, watch(101), watch(104)], {
+    namespace: NS,
+    watchOnly: false,
+  });
+  assert.deepEqual(refused.problems, []);
+  // Ended at 102 instead: patrick's move was part of the starting state, so greeting him blue is wrong.
+  const later = checkWatch(simple.changes, simpleOutput(), [stream(102), watch(104)], { namespace: NS, watchOnly: false });
+  assert.match(
+    later.problems.join('\n'),
+    /patrick .*printed ADDED team blue rv 101 \(initial\), expected ADDED team red rv 102 \(initial\)/,
+  );
+  // A relist streamed after a 410, like a paged one.
+  const relist = checkWatch(gapStory.changes, [...beforeGap, ...relisted, ...afterGap], [list, watch(101), stream(110)], {
+    namespace: NS,
+    watchOnly: false,
+  });
+  assert.deepEqual(relist.problems, []);
+  assert.equal(relist.figures.relists, 1);
+  // Initial events that never ended leave the list unfinished.
+  const unended = checkWatch(simple.changes, simpleOutput(), [stream(undefined)], { namespace: NS, watchOnly: false });
+  assert.match(unended.problems.join('\n'), /ended while listing/);
+});
+
+test('the debug log gives streamed lists with where their initial events ended', () => {
+  const base = 'https://127.0.0.1:6443/apis/helloworld.apimeister.com/v1/namespaces/ns/members';
+  const streamed = `${base}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=300`;
+  const stderr = [
+    `debug: GET ${streamed} 422 4ms`,
+    'debug: listing instead of streaming the list: the API server answered HTTP 422: ...',
+    `debug: GET ${streamed} 200 3ms`,
+    'debug: the initial events end at resourceVersion 183',
+    `debug: GET ${base}?watch=1&resourceVersion=190&allowWatchBookmarks=true&timeoutSeconds=300 200 1ms`,
+    `debug: GET ${streamed} 200 3ms`,
+  ].join('\n');
+  assert.deepEqual(parseRequests(stderr), [
+    { kind: 'stream', resourceVersion: undefined, status: 422 },
+    { kind: 'stream', resourceVersion: 183, status: 200 },
+    { kind: 'watch', resourceVersion: 190, status: 200 },
+    { kind: 'stream', resourceVersion: undefined, status: 200 },
+  ]);
+});
