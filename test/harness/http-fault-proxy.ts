@@ -18,6 +18,49 @@ export interface Fault {
 }
 
 /**
+ * What becomes of the bookmark that ends a streamed list's initial events: passed on, withheld (the stream goes on
+ * without it), the answer ended in its place, or a 410 ERROR event sent in its place.
+ */
+export type InitialEventsEnd = 'pass' | 'withhold' | 'end' | 'expire';
+
+/** What kube-apiserver 1.20 answers to a watch with sendInitialEvents and resourceVersionMatch, word for word. */
+const REFUSED_BY_1_20 = {
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message:
+    'ListOptions.meta.k8s.io "" is invalid: [resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch, resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided]',
+  reason: 'Invalid',
+  details: {
+    group: 'meta.k8s.io',
+    kind: 'ListOptions',
+    causes: [
+      { reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden for watch', field: 'resourceVersionMatch' },
+      {
+        reason: 'FieldValueForbidden',
+        message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided',
+        field: 'resourceVersionMatch',
+      },
+    ],
+  },
+  code: 422,
+};
+
+const EXPIRED = JSON.stringify({
+  type: 'ERROR',
+  object: {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'too old resource version',
+    reason: 'Expired',
+    code: 410,
+  },
+});
+
+/**
  * An HTTPS proxy in front of the API server that can answer with errors of its own (429, 5xx),
  * which a TCP proxy cannot: it terminates TLS with its own certificate and counts the requests.
  */
@@ -29,8 +72,15 @@ export interface HttpFaultProxy {
   inject(fault: Fault | undefined): void;
   /** Holds the next request with this method until released, then forwards it: a window for a concurrent writer. */
   holdNext(method: string): { arrived: Promise<void>; release: () => void };
-  /** From now on put these raw texts first among the items of every list of members (undefined: lists pass as they are). */
+  /**
+   * From now on put these raw texts first among the items of every list of members, paged or streamed (as ADDED
+   * events before the initial events); undefined: lists pass as they are.
+   */
   addListItems(items: string[] | undefined): void;
+  /** From now on answer streamed lists (watches with sendInitialEvents) as kube-apiserver 1.20 does: 422. */
+  refuseStreamedLists(refuse: boolean): void;
+  /** From now on treat the bookmark that ends the initial events of streamed lists so. */
+  initialEventsEnd(how: InitialEventsEnd): void;
   /** Writes a raw line into every open watch, as if the API server had sent it; returns how many watches got it. */
   sendToWatches(line: string): number;
   close(): Promise<void>;
@@ -79,6 +129,8 @@ class FaultProxy {
   private fault: Fault | undefined;
   private faultsLeft = Number.POSITIVE_INFINITY;
   private extraItems: string[] | undefined;
+  private refuseStreams = false;
+  private endOfInitialEvents: InitialEventsEnd = 'pass';
   private count = 0;
   private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
 
@@ -118,6 +170,14 @@ class FaultProxy {
     this.extraItems = items;
   }
 
+  refuseStreamedLists(refuse: boolean): void {
+    this.refuseStreams = refuse;
+  }
+
+  initialEventsEnd(how: InitialEventsEnd): void {
+    this.endOfInitialEvents = how;
+  }
+
   sendToWatches(line: string): number {
     for (const res of this.watches) res.write(`${line}\n`);
     return this.watches.size;
@@ -148,6 +208,8 @@ class FaultProxy {
     const url = new URL(req.url ?? '/', this.cp.server);
     const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
     const list = !watch && req.method === 'GET' && url.pathname.endsWith('/members');
+    const streamed = watch && url.searchParams.get('sendInitialEvents') === 'true';
+    if (streamed && this.refuseStreams) return this.answer(res, { status: 422, body: REFUSED_BY_1_20 });
     this.open.add(res);
     if (watch) this.watches.add(res);
     res.on('close', () => {
@@ -157,6 +219,10 @@ class FaultProxy {
     const upstream = https.request(url, { method: req.method, headers: req.headers, ca: readFileSync(this.cp.caFile) }, (answer) => {
       const extra = this.extraItems;
       if (list && extra !== undefined && answer.statusCode === 200) return this.forwardListWith(answer, res, extra);
+      const end = this.endOfInitialEvents;
+      if (streamed && (extra !== undefined || end !== 'pass') && answer.statusCode === 200) {
+        return this.forwardStreamWith(answer, res, extra ?? [], end);
+      }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       // A watch answers its headers long before its first event: pass them on at once, as the API server does.
       res.flushHeaders();
@@ -181,6 +247,28 @@ class FaultProxy {
       delete headers['transfer-encoding'];
       res.writeHead(answer.statusCode ?? 200, headers);
       res.end(patched);
+    });
+  }
+
+  /** A streamed list line by line: the extra items first, and the bookmark that ends the initial events as `end` says. */
+  private forwardStreamWith(answer: IncomingMessage, res: ServerResponse, extra: string[], end: InitialEventsEnd): void {
+    res.writeHead(200, answer.headers);
+    for (const item of extra) res.write(`{"type":"ADDED","object":${item}}\n`);
+    let rest = '';
+    answer.setEncoding('utf8');
+    answer.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        // Ended in the bookmark's place: nothing after it.
+        if (res.writableEnded) return;
+        if (end === 'pass' || !line.includes('"k8s.io/initial-events-end":"true"')) res.write(`${line}\n`);
+        else if (end === 'expire') res.end(`${EXPIRED}\n`);
+        else if (end === 'end') res.end();
+      }
+    });
+    answer.on('end', () => {
+      if (!res.writableEnded) res.end(rest);
     });
   }
 
