@@ -8,9 +8,17 @@ import { EtcdHistory } from '../harness/etcd-history.js';
 import { FaultInjector, type FaultKind, type FaultRecord } from '../harness/faults.js';
 import { Prng } from '../harness/prng.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
-import { checkWatch, type Figures, parseEvents, parseRequests, type TruthChange, type Verdict } from '../harness/watch-checker.js';
+import {
+  checkWatch,
+  type Figures,
+  parseEvents,
+  parseRequests,
+  type TruthChange,
+  type Verdict,
+  type WatchRequest,
+} from '../harness/watch-checker.js';
 import { Churn } from './history.js';
-import { type TestEnv, useControlPlane, waitFor } from './support.js';
+import { servesStreamedLists, type TestEnv, useControlPlane, waitFor } from './support.js';
 
 /** The size of one churn run against one control plane. */
 export interface ChurnPlan {
@@ -38,6 +46,8 @@ export interface CombinationResult {
 /** What one churn run did, and the verdict on each of its watchers. */
 interface ChurnReport {
   results: CombinationResult[];
+  /** Why the watchers that stream lists were left out, if they were. */
+  notStreamed: string | undefined;
   /** Operations made, prefill and markers included. */
   operations: number;
   /** Requests that failed during a fault and were resolved by reading back. */
@@ -53,16 +63,22 @@ interface Group {
   namespaces: Record<Start, string>;
 }
 
+/** How a watcher lists: as a watch stream (the default where served) or in pages (KUBE_FEATURE_WatchListClient=false). */
+type Lists = 'streamed' | 'paged';
+
 interface Watcher {
   name: string;
   group: Group;
   namespace: string;
   watchOnly: boolean;
+  lists: Lists;
   cli: RunningCli;
 }
 
 /** Created after the churn in every namespace: a watcher that printed it has printed all it ever will. */
 const MARKER = 'zz-end';
+const NOT_STREAMED =
+  'this API server refuses streamed lists (1.20 answers HTTP 422): its watchers list in pages, which the paged ones test';
 const STARTS: Start[] = ['empty', 'non-empty'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -80,24 +96,36 @@ async function makeGroup(env: TestEnv, kind: FaultKind): Promise<Group> {
   };
 }
 
-/** Two watchers per namespace (with and without --watch-only), each ready before the churn starts. */
-async function startWatchers(env: TestEnv, groups: readonly Group[], watchers: Watcher[]): Promise<void> {
+const readyFile = (env: TestEnv, w: Pick<Watcher, 'namespace' | 'watchOnly' | 'lists'>): string =>
+  join(env.cp.dir, `ready-${w.namespace}-${String(w.watchOnly)}-${w.lists}`);
+
+/** Per namespace and way of listing, two watchers (with and without --watch-only), each ready before the churn starts. */
+async function startWatchers(env: TestEnv, groups: readonly Group[], paths: readonly Lists[], watchers: Watcher[]): Promise<void> {
   for (const group of groups) {
     for (const start of STARTS) {
-      for (const watchOnly of [false, true]) {
+      for (const [lists, watchOnly] of paths.flatMap((l) => [false, true].map((w) => [l, w] as const))) {
         const namespace = group.namespaces[start];
-        const ready = join(env.cp.dir, `ready-${namespace}-${String(watchOnly)}`);
         // A short server-side timeout makes a stalled connection count as dead within seconds.
         const extra = [...(watchOnly ? ['--watch-only'] : []), ...(group.kind === 'stall' ? ['--watch-timeout', '3s'] : [])];
-        const args = ['--debug', '-n', namespace, 'watch', '-o', 'json', '--ready-file', ready, ...extra];
-        const cli = env.spawn(args, { kubeconfig: group.kubeconfig });
-        const name = `${group.kind}, ${start} start${watchOnly ? ', --watch-only' : ''}`;
-        watchers.push({ name, group, namespace, watchOnly, cli });
+        const args = [
+          '--debug',
+          '-n',
+          namespace,
+          'watch',
+          '-o',
+          'json',
+          '--ready-file',
+          readyFile(env, { namespace, watchOnly, lists }),
+          ...extra,
+        ];
+        const cli = env.spawn(args, { kubeconfig: group.kubeconfig, env: { KUBE_FEATURE_WatchListClient: String(lists === 'streamed') } });
+        const name = `${group.kind}, ${start} start${watchOnly ? ', --watch-only' : ''}, ${lists} lists`;
+        watchers.push({ name, group, namespace, watchOnly, lists, cli });
       }
     }
   }
   for (const w of watchers) {
-    const ready = join(env.cp.dir, `ready-${w.namespace}-${String(w.watchOnly)}`);
+    const ready = readyFile(env, w);
     await waitFor(`${w.name} to be ready`, () => existsSync(ready) || undefined, 60_000).catch((err: Error) => {
       throw new Error(`${err.message}; it said: ${w.cli.stderr()}`);
     });
@@ -169,11 +197,18 @@ function unfelt(kind: FaultKind, figures: Figures, faults: readonly FaultRecord[
   return undefined;
 }
 
+/** A watcher meant to stream its lists that made a paged one would pass for the streamed path without testing it. */
+function pagedInstead(w: Watcher, requests: readonly WatchRequest[]): string | undefined {
+  const lists = requests.filter((r) => r.kind !== 'watch');
+  const paged = w.lists === 'streamed' ? lists.filter((r) => r.kind === 'list') : lists.filter((r) => r.kind === 'stream');
+  return paged.length === 0 ? undefined : `${paged.length} of its ${lists.length} lists were not ${w.lists}`;
+}
+
 function verdictFor(w: Watcher, truth: EtcdHistory, outcome: Outcome, faults: readonly FaultRecord[]): Verdict {
-  const verdict = checkWatch(truth.changes, parseEvents(w.cli.lines), parseRequests(outcome.stderr), {
-    namespace: w.namespace,
-    watchOnly: w.watchOnly,
-  });
+  const requests = parseRequests(outcome.stderr);
+  const verdict = checkWatch(truth.changes, parseEvents(w.cli.lines), requests, { namespace: w.namespace, watchOnly: w.watchOnly });
+  const otherPath = pagedInstead(w, requests);
+  if (otherPath !== undefined) verdict.problems.unshift(`the path was not tested: ${otherPath}`);
   const notTested = unfelt(w.group.kind, verdict.figures, faults, w.group.proxy);
   if (notTested !== undefined) verdict.problems.unshift(`the fault did not bite: ${notTested}`);
   if (!outcome.caughtUp) verdict.problems.unshift(`never printed the marker member created after the churn (it is behind or stuck)`);
@@ -197,7 +232,8 @@ async function churnAndCheck(env: TestEnv, truth: EtcdHistory, prng: Prng, plan:
       plan.prefill,
       groups.map((g) => g.namespaces['non-empty']),
     );
-    await startWatchers(env, groups, watchers);
+    const streamed = await servesStreamedLists(env.cp);
+    await startWatchers(env, groups, streamed ? ['streamed', 'paged'] : ['paged'], watchers);
     const injectors = groups.map((g) => new FaultInjector(g.kind, prng.fork(`faults:${g.kind}`), { cp: env.cp, proxy: g.proxy, truth }));
     const stretch = plan.operations / (plan.faultsPerKind + 1);
     const faults = Promise.all(
@@ -234,7 +270,8 @@ async function churnAndCheck(env: TestEnv, truth: EtcdHistory, prng: Prng, plan:
       const evidence = verdict.problems.length > 0 ? keepEvidence(w, truth, outcome) : undefined;
       return { name: w.name, kind: w.group.kind, verdict, faults, evidence };
     });
-    return { results, operations: churn.done, readBack: churn.unsure };
+    const notStreamed = streamed ? undefined : NOT_STREAMED;
+    return { results, notStreamed, operations: churn.done, readBack: churn.unsure };
   } finally {
     for (const w of watchers) w.cli.kill('SIGKILL');
     await Promise.all(groups.map((g) => g.proxy.close()));
@@ -265,9 +302,10 @@ function useTruth(options: { watchCache?: boolean } = {}): { env: TestEnv; truth
 }
 
 /**
- * The churn suite: every combination of empty/non-empty start × fault × --watch-only. Cuts and stalls share a
- * run (each kind has its own proxy); kills get a run of their own, since a killed kube-apiserver reaches every
- * watcher; compaction needs a control plane without the watch cache. CHURN_SEED=N replays a run's plan.
+ * The churn suite: every combination of empty/non-empty start × fault × --watch-only × streamed/paged lists (streamed
+ * where the server serves them). Cuts and stalls share a run (each kind has its own proxy); kills get a run of their
+ * own, since a killed kube-apiserver reaches every watcher; compaction needs a control plane without the watch cache.
+ * CHURN_SEED=N replays a run's plan.
  */
 export function defineChurnSuite(size: ChurnSize): void {
   const prng = Prng.fromEnv('CHURN_SEED');
@@ -339,6 +377,7 @@ async function reportCombinations(t: TestContext, prng: Prng, report: ChurnRepor
     const faults = results.find((r) => r.kind === kind)?.faults ?? [];
     t.diagnostic(`${kind}: ${faults.map((f) => f.detail).join('; ')}`);
   }
+  if (report.notStreamed !== undefined) await t.test('streamed lists', { skip: report.notStreamed }, () => undefined);
   for (const r of results) {
     await t.test(r.name, () => {
       const { problems } = r.verdict;
