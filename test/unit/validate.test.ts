@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { labelProblem, nameProblem, teamProblem } from '../../src/members/validate.js';
-import { collectLabel, parseDuration, parsePositiveInt } from '../../src/commands/parse.js';
+import { collectLabel, parseDuration, parsePositiveInt, streamsLists } from '../../src/commands/parse.js';
 
 test('member names follow the DNS-1123 subdomain rule', () => {
   for (const ok of ['patrick', 'a', 'p-1', 'team.lead', 'x'.repeat(253)]) assert.equal(nameProblem(ok), undefined, ok);
@@ -51,4 +51,14 @@ test('durations read like kubectl durations', () => {
 test('counts are positive whole numbers', () => {
   assert.equal(parsePositiveInt('5'), 5);
   for (const bad of ['0', '-1', '1.5', 'x', '']) assert.throws(() => parsePositiveInt(bad), /positive whole number/, bad);
+});
+
+test('KUBE_FEATURE_WatchListClient reads as client-go reads it (Go booleans); unset or empty is the default', () => {
+  const reads = (value: string | undefined): boolean => streamsLists({ KUBE_FEATURE_WatchListClient: value });
+  for (const yes of ['1', 't', 'T', 'TRUE', 'true', 'True']) assert.equal(reads(yes), true, yes);
+  for (const no of ['0', 'f', 'F', 'FALSE', 'false', 'False']) assert.equal(reads(no), false, no);
+  assert.equal(reads(undefined), reads(''));
+  for (const bad of ['yes', 'no', 'tRUE', ' true', 'constructor', '2']) {
+    assert.throws(() => reads(bad), /KUBE_FEATURE_WatchListClient=".*" is neither true nor false/, bad);
+  }
 });
