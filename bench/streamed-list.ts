@@ -27,6 +27,8 @@ interface Sample {
   rise: number;
   /** KiB: its RSS just before. */
   before: number;
+  /** KiB its Go runtime allocated during the run (go_memstats_alloc_bytes_total), garbage included. */
+  allocated: number;
 }
 
 const STREAM_QUERY = 'watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true';
@@ -72,6 +74,27 @@ function readCmdline(pid: string): string[] {
   }
 }
 
+/** kube-apiserver's go_memstats_alloc_bytes_total: bytes its heap ever allocated (reading /metrics adds its own). */
+async function allocatedBytes(cluster: BenchCluster): Promise<number> {
+  const text = await get(`${cluster.cp.server}/metrics`, cluster);
+  const match = /^go_memstats_alloc_bytes_total (\S+)$/m.exec(text);
+  if (match === null) throw new Error('kube-apiserver reports no go_memstats_alloc_bytes_total');
+  return Number(match[1]);
+}
+
+function get(url: string, cluster: BenchCluster): Promise<string> {
+  const { cp } = cluster;
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca: readFileSync(cp.caFile), headers: { authorization: `Bearer ${cp.adminToken}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+  });
+}
+
 function status(url: string, cluster: BenchCluster): Promise<number> {
   const { cp } = cluster;
   return new Promise((resolve) => {
@@ -102,6 +125,7 @@ async function freshApiserver(cluster: BenchCluster, namespace: string): Promise
 
 async function measureOnce(cluster: BenchCluster, tool: Tool, namespace: string, count: number): Promise<Sample> {
   const pid = await freshApiserver(cluster, namespace);
+  const allocatedBefore = await allocatedBytes(cluster);
   const before = memoryKiB(pid).rss;
   const cmd = commandFor(tool, cluster, namespace, count);
   let time: number;
@@ -115,15 +139,13 @@ async function measureOnce(cluster: BenchCluster, tool: Tool, namespace: string,
       await proc.stop();
     }
   }
-  return { time, rise: memoryKiB(pid).peak - before, before };
+  const rise = memoryKiB(pid).peak - before;
+  return { time, rise, before, allocated: ((await allocatedBytes(cluster)) - allocatedBefore) / 1024 };
 }
 
-interface Row {
+interface Row extends Sample {
   members: number;
   tool: Tool;
-  time: number;
-  rise: number;
-  before: number;
 }
 
 async function measure(cluster: BenchCluster, count: number, runs: number): Promise<Row[]> {
@@ -136,7 +158,8 @@ async function measure(cluster: BenchCluster, count: number, runs: number): Prom
       const tool = TOOLS[(run + k) % TOOLS.length] as Tool;
       const sample = await measureOnce(cluster, tool, namespace, count);
       samples.get(tool)?.push(sample);
-      progress(`N=${count} run ${run + 1}: ${tool} ${ms(sample.time)}, kube-apiserver +${mib(sample.rise)} over ${mib(sample.before)}`);
+      const memory = `+${mib(sample.rise)} over ${mib(sample.before)}, ${mib(sample.allocated)} allocated`;
+      progress(`N=${count} run ${run + 1}: ${tool} ${ms(sample.time)}, kube-apiserver ${memory}`);
     }
   }
   return TOOLS.map((tool) => {
@@ -147,6 +170,7 @@ async function measure(cluster: BenchCluster, count: number, runs: number): Prom
       time: median(taken.map((s) => s.time)),
       rise: median(taken.map((s) => s.rise)),
       before: median(taken.map((s) => s.before)),
+      allocated: median(taken.map((s) => s.allocated)),
     };
   });
 }
@@ -161,8 +185,8 @@ function report(rows: Row[], argv: string[]): string {
   const lines = [
     `node --import tsx bench/streamed-list.ts ${argv.join(' ')}`,
     '',
-    '| N | tool | time to the N-th line | vs the other path | vs kubectl | vs curl stream | kube-apiserver RSS rise | vs the other path | RSS before |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| N | tool | time to the N-th line | vs the other path | vs kubectl | vs curl stream | kube-apiserver RSS rise | vs the other path | RSS before | allocated | vs the other path |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     const peer = other[r.tool];
@@ -177,6 +201,8 @@ function report(rows: Row[], argv: string[]): string {
       mib(r.rise),
       against === undefined ? '' : ratio(r.rise, against.rise),
       mib(r.before),
+      mib(r.allocated),
+      against === undefined ? '' : ratio(r.allocated, against.allocated),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
