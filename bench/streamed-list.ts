@@ -13,8 +13,8 @@ type Tool = (typeof TOOLS)[number];
 
 /** What each tool is, in the report. */
 const SHOWN: Record<Tool, string> = {
-  streamed: '`watch -o json`, streamed list',
-  paged: '`watch -o json`, paged list (`KUBE_FEATURE_WatchListClient=false`)',
+  streamed: '`watch -o json`, streamed list (`KUBE_FEATURE_WatchListClient=true`)',
+  paged: '`watch -o json`, paged list (`=false`, the default)',
   kubectl: '`kubectl get -w -o name`',
   'curl stream': '`curl` streamed list (`sendInitialEvents=true`)',
   'curl list': '`curl` whole list (`resourceVersion=0`), to its end',

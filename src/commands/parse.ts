@@ -41,18 +41,19 @@ export function collect(text: string, previous: string[] = []): string[] {
 }
 
 /** The environment variable client-go reads (as KUBE_FEATURE_ + a client feature gate) to stream lists or not. */
-export const WATCH_LIST_CLIENT = 'KUBE_FEATURE_WatchListClient';
+const WATCH_LIST_CLIENT = 'KUBE_FEATURE_WatchListClient';
 /** What Go's strconv.ParseBool takes, as client-go reads its feature gates. */
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /**
- * Whether lists are asked for as a watch stream (where the server serves one): on by default, as in client-go's
- * reflectors since 0.35; KUBE_FEATURE_WatchListClient=false turns it off, as it does for them.
+ * Whether lists are asked for as a watch stream (where the server serves one), as client-go's reflectors do by
+ * default since 0.35: only with KUBE_FEATURE_WatchListClient=true, since on kube-apiserver 1.37 a paged first list
+ * (from the watch cache) greets faster and costs the server less (docs/performance.md, bench/streamed-list.ts).
  */
 export function streamsLists(env: NodeJS.ProcessEnv): boolean {
   const value = env[WATCH_LIST_CLIENT];
-  if (value === undefined || value === '') return true;
+  if (value === undefined || value === '') return false;
   if (GO_TRUE.has(value)) return true;
   if (GO_FALSE.has(value)) return false;
   throw usageError(`${WATCH_LIST_CLIENT}=${JSON.stringify(value)} is neither true nor false`, 'set it to true or false, or unset it');
