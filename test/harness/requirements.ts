@@ -2,7 +2,7 @@
 // the reason, which the summary shows and counts, never passed without running.
 //
 // - A server that lacks something (1.20.2 has no controller manager, so nothing deletes a namespace's content or
-//   collects garbage): skipped there, on CI too, since that is what the version is.
+//   collects garbage; nor does it stream lists): skipped there, on CI too, since that is what the version is.
 // - A tool that is not installed (zsh, fish, tmux): skipped on a developer's machine, so that a fresh clone's
 //   `npm test` passes; a failure under CI=true, where .ci/run installs every tool, so that nothing is skipped
 //   there for want of one.
@@ -40,4 +40,14 @@ export function needsControllerManager(): Requirement {
   return {
     skip: `needs a kube-controller-manager (namespace deletion, garbage collection): kube-apiserver ${assetsVersion().gitVersion}'s assets have none`,
   };
+}
+
+/**
+ * Skipped where kube-apiserver does not stream lists (a watch with sendInitialEvents): its WatchList feature is on by
+ * default in 1.32 and from 1.34 on; 1.20.2 refuses the parameters with HTTP 422, before any initial event.
+ */
+export function needsStreamedLists(): Requirement {
+  const { gitVersion, minor } = assetsVersion();
+  if (minor === 32 || minor >= 34) return RUNS;
+  return { skip: `needs a server that streams lists (sendInitialEvents): kube-apiserver ${gitVersion} refuses them (HTTP 422)` };
 }

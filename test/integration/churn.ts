@@ -7,6 +7,7 @@ import type { RunningCli } from '../harness/cli.js';
 import { EtcdHistory } from '../harness/etcd-history.js';
 import { FaultInjector, type FaultKind, type FaultRecord } from '../harness/faults.js';
 import { Prng } from '../harness/prng.js';
+import { needsStreamedLists } from '../harness/requirements.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import {
   checkWatch,
@@ -18,7 +19,7 @@ import {
   type WatchRequest,
 } from '../harness/watch-checker.js';
 import { Churn } from './history.js';
-import { servesStreamedLists, type TestEnv, useControlPlane, waitFor } from './support.js';
+import { type TestEnv, useControlPlane, waitFor } from './support.js';
 
 /** The size of one churn run against one control plane. */
 export interface ChurnPlan {
@@ -77,8 +78,6 @@ interface Watcher {
 
 /** Created after the churn in every namespace: a watcher that printed it has printed all it ever will. */
 const MARKER = 'zz-end';
-const NOT_STREAMED =
-  'this API server refuses streamed lists (1.20 answers HTTP 422): its watchers list in pages, which the paged ones test';
 const STARTS: Start[] = ['empty', 'non-empty'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -232,7 +231,7 @@ async function churnAndCheck(env: TestEnv, truth: EtcdHistory, prng: Prng, plan:
       plan.prefill,
       groups.map((g) => g.namespaces['non-empty']),
     );
-    const streamed = await servesStreamedLists(env.cp);
+    const streamed = needsStreamedLists().skip === undefined;
     await startWatchers(env, groups, streamed ? ['streamed', 'paged'] : ['paged'], watchers);
     const injectors = groups.map((g) => new FaultInjector(g.kind, prng.fork(`faults:${g.kind}`), { cp: env.cp, proxy: g.proxy, truth }));
     const stretch = plan.operations / (plan.faultsPerKind + 1);
@@ -270,7 +269,7 @@ async function churnAndCheck(env: TestEnv, truth: EtcdHistory, prng: Prng, plan:
       const evidence = verdict.problems.length > 0 ? keepEvidence(w, truth, outcome) : undefined;
       return { name: w.name, kind: w.group.kind, verdict, faults, evidence };
     });
-    const notStreamed = streamed ? undefined : NOT_STREAMED;
+    const notStreamed = needsStreamedLists().skip;
     return { results, notStreamed, operations: churn.done, readBack: churn.unsure };
   } finally {
     for (const w of watchers) w.cli.kill('SIGKILL');

@@ -3,16 +3,18 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
+import { needsStreamedLists, type Requirement } from '../harness/requirements.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { ClusterHistory, describeTally, type Tally } from './history.js';
-import { lines, servesStreamedLists, type TestEnv, useControlPlane, waitFor } from './support.js';
+import { lines, type TestEnv, useControlPlane, waitFor } from './support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How a watch lists: each way gets the tests of what can go wrong while it lists. */
 type Lists = 'paged' | 'streamed';
 const LISTS: readonly Lists[] = ['paged', 'streamed'];
-const NOT_STREAMED = 'this API server refuses streamed lists (1.20 answers HTTP 422): the paged lists are its only ones';
+/** The test options for each way: streamed lists need a server that streams them. */
+const LISTING = { paged: {}, streamed: needsStreamedLists() } satisfies Record<Lists, Requirement>;
 
 /** The environment that picks the way (unset: the default). */
 function listsEnv(lists: Lists | undefined): Record<string, string | undefined> {
@@ -203,25 +205,28 @@ describe('with the watch cache (the default)', () => {
   });
 
   for (const lists of LISTS) {
-    test(`the first list cut half-way (${lists}): a relist greets the rest and the changes meanwhile, nobody twice`, async (t) => {
-      if (lists === 'streamed' && !(await servesStreamedLists(env.cp))) return t.skip(NOT_STREAMED);
-      const ns = await env.cluster.createNamespace('halfway');
-      const history = new ClusterHistory(env, ns);
-      for (let i = 0; i < 60; i++) await history.create(`team-${i % 3}`);
-      const { proxy, kubeconfig: through } = proxied;
-      // About 30 KB of list at a few KB a second: seconds in which the list is still arriving.
-      proxy.setMode('trickle');
-      history.startWatching();
-      const watch = env.spawn(['-n', ns, 'watch', '-o', 'json'], { kubeconfig: through, env: listsEnv(lists) });
-      await waitFor('the first greetings', () => watch.lines.length >= 5 || undefined, 30_000);
-      for (let i = 0; i < 3; i++) await history.create();
-      const greetedBeforeCut = watch.lines.length;
-      proxy.setMode('pass');
-      proxy.cutAll();
-      const outcome = await finish(t, history, watch);
-      assert.ok(greetedBeforeCut < 60, `the cut came while the list was arriving (${greetedBeforeCut} of 60 greeted)`);
-      assert.ok(outcome.relisted >= 3, `the rest came from the relist (${outcome.relisted})`);
-    });
+    test(
+      `the first list cut half-way (${lists}): a relist greets the rest and the changes meanwhile, nobody twice`,
+      LISTING[lists],
+      async (t) => {
+        const ns = await env.cluster.createNamespace('halfway');
+        const history = new ClusterHistory(env, ns);
+        for (let i = 0; i < 60; i++) await history.create(`team-${i % 3}`);
+        const { proxy, kubeconfig: through } = proxied;
+        // About 30 KB of list at a few KB a second: seconds in which the list is still arriving.
+        proxy.setMode('trickle');
+        history.startWatching();
+        const watch = env.spawn(['-n', ns, 'watch', '-o', 'json'], { kubeconfig: through, env: listsEnv(lists) });
+        await waitFor('the first greetings', () => watch.lines.length >= 5 || undefined, 30_000);
+        for (let i = 0; i < 3; i++) await history.create();
+        const greetedBeforeCut = watch.lines.length;
+        proxy.setMode('pass');
+        proxy.cutAll();
+        const outcome = await finish(t, history, watch);
+        assert.ok(greetedBeforeCut < 60, `the cut came while the list was arriving (${greetedBeforeCut} of 60 greeted)`);
+        assert.ok(outcome.relisted >= 3, `the rest came from the relist (${outcome.relisted})`);
+      },
+    );
   }
 
   test('a silent connection is treated as dead and replaced', async (t) => {
@@ -331,63 +336,68 @@ describe('the store and the resource type going away', () => {
   });
 
   for (const lists of LISTS) {
-    test(`garbage from the server is reported on one line each and skipped (${lists} lists); the watch goes on, nothing lost`, async (t) => {
-      if (lists === 'streamed' && !(await servesStreamedLists(env.cp))) return t.skip(NOT_STREAMED);
-      const ns = await env.cluster.createNamespace('garbage');
-      const history = new ClusterHistory(env, ns);
-      await history.churn(2);
-      const faults = await startHttpFaultProxy(env.cp);
-      let watch: Awaited<ReturnType<typeof watchJson>> | undefined;
-      try {
-        faults.addListItems([
-          '{"kind":"Member"}',
-          '{"metadata":null}',
-          '{"metadata":{"name":5,"uid":"x","resourceVersion":"1"}}',
-          '{"metadata":{"name":"sly","resourceVersion":"1"},"spec":{"memberOf":"blue"}}',
-          // Not even JSON, with a raw escape sequence that must not reach the terminal.
-          '{"metadata":"\u001b[2J"}',
-        ]);
-        watch = await watchJson(env, history, ns, { kubeconfig: faults.kubeconfig, lists });
-        faults.addListItems(undefined);
-        const garbage = [
-          '{"type":"ADDED","object":null}',
-          '{"type":"MODIFIED"}',
-          '{"type":"DELETED","object":{"metadata":{"uid":7,"resourceVersion":"1"}}}',
-          '{"type":"BOOKMARK","object":{}}',
-          '{"type":5,"object":{}}',
-          'null',
-          '[]',
-          'not json at all',
-        ];
-        for (const line of garbage) assert.equal(faults.sendToWatches(line), 1);
+    test(
+      `garbage from the server is reported on one line each and skipped (${lists} lists); the watch goes on, nothing lost`,
+      LISTING[lists],
+      async (t) => {
+        const ns = await env.cluster.createNamespace('garbage');
+        const history = new ClusterHistory(env, ns);
         await history.churn(2);
-        // An ERROR without a Status ends that watch: the watcher resumes where it was.
-        faults.sendToWatches('{"type":"ERROR","object":null}');
-        await history.churn(2);
-        const outcome = await finish(t, history, watch);
-        assert.equal(count(outcome.stderr, /^warning: skipped a list item the API server sent \(/), 5, outcome.stderr);
-        assert.equal(count(outcome.stderr, /^warning: skipped a watch event the API server sent \(/), garbage.length, outcome.stderr);
-        assert.match(outcome.stderr, /\(ADDED event: the object is null\): \{"type":"ADDED","object":null\}/);
-        // The line as it came: an item of a paged list, or the event that carried it in a streamed one.
-        assert.match(outcome.stderr, /\(it is not JSON\): (\{"type":"ADDED","object":)?\{"metadata":"\\e\[2J"\}/);
-        assert.doesNotMatch(outcome.stderr, /\u001b/);
-        // A 200 answer to the list that is no Kubernetes list cannot heal by asking again: exit 3, saying what came.
-        for (const body of [{ hello: 'world' }, 'Sign in']) {
-          faults.inject({ status: 200, body, methods: ['GET'] });
-          const notAList = await env.cli(['-n', ns, 'watch'], { kubeconfig: faults.kubeconfig, env: listsEnv(lists) });
-          assert.equal(notAList.code, 3, notAList.stderr);
-          assert.ok(
-            notAList.stderr.includes(`answered the list of members with something that is not a Kubernetes list: ${JSON.stringify(body)}`),
-            notAList.stderr,
-          );
+        const faults = await startHttpFaultProxy(env.cp);
+        let watch: Awaited<ReturnType<typeof watchJson>> | undefined;
+        try {
+          faults.addListItems([
+            '{"kind":"Member"}',
+            '{"metadata":null}',
+            '{"metadata":{"name":5,"uid":"x","resourceVersion":"1"}}',
+            '{"metadata":{"name":"sly","resourceVersion":"1"},"spec":{"memberOf":"blue"}}',
+            // Not even JSON, with a raw escape sequence that must not reach the terminal.
+            '{"metadata":"\u001b[2J"}',
+          ]);
+          watch = await watchJson(env, history, ns, { kubeconfig: faults.kubeconfig, lists });
+          faults.addListItems(undefined);
+          const garbage = [
+            '{"type":"ADDED","object":null}',
+            '{"type":"MODIFIED"}',
+            '{"type":"DELETED","object":{"metadata":{"uid":7,"resourceVersion":"1"}}}',
+            '{"type":"BOOKMARK","object":{}}',
+            '{"type":5,"object":{}}',
+            'null',
+            '[]',
+            'not json at all',
+          ];
+          for (const line of garbage) assert.equal(faults.sendToWatches(line), 1);
+          await history.churn(2);
+          // An ERROR without a Status ends that watch: the watcher resumes where it was.
+          faults.sendToWatches('{"type":"ERROR","object":null}');
+          await history.churn(2);
+          const outcome = await finish(t, history, watch);
+          assert.equal(count(outcome.stderr, /^warning: skipped a list item the API server sent \(/), 5, outcome.stderr);
+          assert.equal(count(outcome.stderr, /^warning: skipped a watch event the API server sent \(/), garbage.length, outcome.stderr);
+          assert.match(outcome.stderr, /\(ADDED event: the object is null\): \{"type":"ADDED","object":null\}/);
+          // The line as it came: an item of a paged list, or the event that carried it in a streamed one.
+          assert.match(outcome.stderr, /\(it is not JSON\): (\{"type":"ADDED","object":)?\{"metadata":"\\e\[2J"\}/);
+          assert.doesNotMatch(outcome.stderr, /\u001b/);
+          // A 200 answer to the list that is no Kubernetes list cannot heal by asking again: exit 3, saying what came.
+          for (const body of [{ hello: 'world' }, 'Sign in']) {
+            faults.inject({ status: 200, body, methods: ['GET'] });
+            const notAList = await env.cli(['-n', ns, 'watch'], { kubeconfig: faults.kubeconfig, env: listsEnv(lists) });
+            assert.equal(notAList.code, 3, notAList.stderr);
+            assert.ok(
+              notAList.stderr.includes(
+                `answered the list of members with something that is not a Kubernetes list: ${JSON.stringify(body)}`,
+              ),
+              notAList.stderr,
+            );
+          }
+          // The unreadable DELETED event's resourceVersion ("1") was not taken: the resume did not fall back to a relist.
+          assert.doesNotMatch(outcome.stderr, /no longer has the history/);
+        } finally {
+          watch?.kill('SIGKILL');
+          await faults.close();
         }
-        // The unreadable DELETED event's resourceVersion ("1") was not taken: the resume did not fall back to a relist.
-        assert.doesNotMatch(outcome.stderr, /no longer has the history/);
-      } finally {
-        watch?.kill('SIGKILL');
-        await faults.close();
-      }
-    });
+      },
+    );
   }
 });
 

@@ -6,7 +6,8 @@ import type { RunningCli } from '../harness/cli.js';
 import { type InitialEventsEnd, startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import { parseEvents, parseRequests } from '../harness/watch-checker.js';
 import { announced, killAll, startOperator, stopOperator } from './operator-support.js';
-import { servesStreamedLists, useControlPlane, waitFor } from './support.js';
+import { needsStreamedLists } from '../harness/requirements.js';
+import { useControlPlane, waitFor } from './support.js';
 
 // Streamed lists (issue 17 item 8): where the API server serves sendInitialEvents, the first list of `watch` and of
 // the operator is one watch whose initial events are the list, and the watch goes on from the bookmark that ends
@@ -15,8 +16,7 @@ import { servesStreamedLists, useControlPlane, waitFor } from './support.js';
 const env = useControlPlane();
 const STREAMED = { KUBE_FEATURE_WatchListClient: 'true' };
 const PAGED = { KUBE_FEATURE_WatchListClient: 'false' };
-const NOT_SERVED =
-  'this API server refuses streamed lists (1.20 answers HTTP 422 before any initial event): the paged path, tested everywhere, is its only one';
+const STREAMS = needsStreamedLists();
 /** A 410 ERROR event, as the API server ends a watch whose resourceVersion is too old. */
 const EXPIRED = JSON.stringify({
   type: 'ERROR',
@@ -59,8 +59,7 @@ function memberRequests(stderr: string): string[] {
   });
 }
 
-test('where lists are streamed, the first list is one watch whose initial events are told as a paged list is', async (t) => {
-  if (!(await servesStreamedLists(env.cp))) return t.skip(NOT_SERVED);
+test('where lists are streamed, the first list is one watch whose initial events are told as a paged list is', STREAMS, async () => {
   const ns = await env.cluster.createNamespace('streamed');
   await env.createMember(ns, 'ann', 'blue');
   await env.createMember(ns, 'bob', 'red');
@@ -88,8 +87,7 @@ test('where lists are streamed, the first list is one watch whose initial events
   assert.deepEqual(initial[0], initial[1]);
 });
 
-test('the operator lists with one watch stream too, listed once, each member welcomed once', async (t) => {
-  if (!(await servesStreamedLists(env.cp))) return t.skip(NOT_SERVED);
+test('the operator lists with one watch stream too, listed once, each member welcomed once', STREAMS, async () => {
   for (const [vars, requests] of [
     [STREAMED, ['stream']],
     [PAGED, ['list', 'watch']],
@@ -121,11 +119,10 @@ test('the operator lists with one watch stream too, listed once, each member wel
 });
 
 test('a server that refuses streamed lists gets a paged list and a watch, and is not asked again', async () => {
-  const served = await servesStreamedLists(env.cp);
   const faults = await startHttpFaultProxy(env.cp);
   try {
     // 1.20 refuses by itself; a server that streams lists is made to refuse by the proxy, with 1.20's own answer.
-    faults.refuseStreamedLists(served);
+    faults.refuseStreamedLists(STREAMS.skip === undefined);
     const ns = await env.cluster.createNamespace('refused');
     await env.createMember(ns, 'ann', 'blue');
     await env.createMember(ns, 'bob', 'red');
@@ -149,8 +146,7 @@ test('a server that refuses streamed lists gets a paged list and a watch, and is
   }
 });
 
-test('initial events that never end: paged after 10 s of silence, at once when the stream ends or expires', async (t) => {
-  if (!(await servesStreamedLists(env.cp))) return t.skip(`${NOT_SERVED}; so there is no end of the initial events to withhold`);
+test('initial events that never end: paged after 10 s of silence, at once when the stream ends or expires', STREAMS, async () => {
   const faults = await startHttpFaultProxy(env.cp);
   try {
     const cases: Array<[InitialEventsEnd, string[]]> = [

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import { after, before } from 'node:test';
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { type CliResult, runCli, type RunningCli, spawnCli } from '../harness/cli.js';
@@ -149,20 +147,4 @@ export function schemalessCrd(resourceVersion?: string): V1CustomResourceDefinit
       ],
     },
   };
-}
-
-/**
- * Whether the API server streams lists (a watch with sendInitialEvents): what the server does, not its version, as
- * member-watch decides. 1.20 refuses the parameters (HTTP 422).
- */
-export function servesStreamedLists(cp: ControlPlane): Promise<boolean> {
-  const query = 'watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1';
-  const url = `${cp.server}/api/v1/namespaces/default/configmaps?${query}`;
-  return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca: readFileSync(cp.caFile), headers: { authorization: `Bearer ${cp.adminToken}` } }, (res) => {
-      res.destroy();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', reject);
-  });
 }
