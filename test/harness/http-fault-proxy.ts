@@ -17,6 +17,17 @@ export interface Fault {
   times?: number;
 }
 
+/** Picks requests by method and path (the query left off). */
+export type RequestMatch = (method: string, path: string) => boolean;
+
+interface Partition {
+  match: RequestMatch;
+  active: boolean;
+  started: () => void;
+  /** Requests held without an answer while the partition lasts. */
+  held: Set<ServerResponse>;
+}
+
 /**
  * What becomes of the bookmark that ends a streamed list's initial events: passed on, withheld (the stream goes on
  * without it), the answer ended in its place, or a 410 ERROR event sent in its place.
@@ -83,6 +94,16 @@ export interface HttpFaultProxy {
   initialEventsEnd(how: InitialEventsEnd): void;
   /** Writes a raw line into every open watch, as if the API server had sent it; returns how many watches got it. */
   sendToWatches(line: string): number;
+  /**
+   * The next `count` requests that `match` have their connection closed before anything is forwarded: the client
+   * gets no answer and cannot tell whether the request was applied.
+   */
+  resetNext(count: number, match: RequestMatch): void;
+  /**
+   * A partition that starts with a write: the first request that `match` is forwarded and applied, but its answer
+   * is swallowed, and from then on nothing is answered (open streams are cut, new requests hang) until `heal()`.
+   */
+  partitionAt(match: RequestMatch): { started: Promise<void>; heal: () => void };
   close(): Promise<void>;
 }
 
@@ -133,6 +154,8 @@ class FaultProxy {
   private endOfInitialEvents: InitialEventsEnd = 'pass';
   private count = 0;
   private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
+  private resets: { count: number; match: RequestMatch } | undefined;
+  private partition: Partition | undefined;
 
   constructor(
     private readonly cp: ControlPlane,
@@ -183,7 +206,26 @@ class FaultProxy {
     return this.watches.size;
   }
 
+  resetNext(count: number, match: RequestMatch): void {
+    this.resets = { count, match };
+  }
+
+  partitionAt(match: RequestMatch): { started: Promise<void>; heal: () => void } {
+    let started = (): void => undefined;
+    const arrival = new Promise<void>((resolve) => (started = resolve));
+    const partition: Partition = { match, active: false, started, held: new Set() };
+    this.partition = partition;
+    const heal = (): void => {
+      if (this.partition === partition) this.partition = undefined;
+      for (const res of partition.held) res.destroy();
+      partition.held.clear();
+    };
+    return { started: arrival, heal };
+  }
+
   close(): Promise<void> {
+    this.partition?.held.forEach((res) => res.destroy());
+    this.partition = undefined;
     this.inject(undefined);
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -191,17 +233,60 @@ class FaultProxy {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.count += 1;
-    const fault = this.fault;
-    if (fault && (fault.methods === undefined || fault.methods.includes(req.method ?? ''))) {
-      this.faultsLeft -= 1;
-      if (this.faultsLeft <= 0) this.fault = undefined;
-      return this.answer(res, fault);
-    }
-    const hold = this.holds.get(req.method ?? '');
+    const method = req.method ?? '';
+    const path = new URL(req.url ?? '/', this.cp.server).pathname;
+    if (this.partitioned(req, res, method, path) || this.reset(req, method, path) || this.injected(res, method)) return;
+    const hold = this.holds.get(method);
     if (hold === undefined) return this.forward(req, res);
-    this.holds.delete(req.method ?? '');
+    this.holds.delete(method);
     hold.arrived();
     void hold.released.then(() => this.forward(req, res));
+  }
+
+  /** True when the injected fault answers the request instead of the API server. */
+  private injected(res: ServerResponse, method: string): boolean {
+    const fault = this.fault;
+    if (fault === undefined || (fault.methods !== undefined && !fault.methods.includes(method))) return false;
+    this.faultsLeft -= 1;
+    if (this.faultsLeft <= 0) this.fault = undefined;
+    this.answer(res, fault);
+    return true;
+  }
+
+  private reset(req: IncomingMessage, method: string, path: string): boolean {
+    const resets = this.resets;
+    if (resets === undefined || resets.count === 0 || !resets.match(method, path)) return false;
+    resets.count -= 1;
+    req.socket.destroy();
+    return true;
+  }
+
+  /** True when the partition takes the request: held unanswered, or (the first write) forwarded with its answer swallowed. */
+  private partitioned(req: IncomingMessage, res: ServerResponse, method: string, path: string): boolean {
+    const partition = this.partition;
+    if (partition === undefined) return false;
+    if (!partition.active && !partition.match(method, path)) return false;
+    partition.held.add(res);
+    res.on('close', () => partition.held.delete(res));
+    if (partition.active) {
+      req.resume();
+      return true;
+    }
+    partition.active = true;
+    for (const open of this.open) open.destroy();
+    this.open.clear();
+    const upstream = https.request(new URL(req.url ?? '/', this.cp.server), {
+      method,
+      headers: req.headers,
+      ca: readFileSync(this.cp.caFile),
+    });
+    upstream.on('response', (answer) => {
+      answer.resume();
+      partition.started();
+    });
+    upstream.on('error', () => partition.started());
+    req.pipe(upstream);
+    return true;
   }
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
