@@ -82,6 +82,10 @@ export class LeaderElector {
   private deadline: NodeJS.Timeout | undefined;
   private reached = false;
   private failing = false;
+  /** A renewal was refused because the Lease changed: no new write starts until a read says whose it is. */
+  private suspended = false;
+  /** The resourceVersion of the Lease as this process last wrote it. */
+  private written: string | undefined;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   /** The verb of the request under way, for the message if it is refused. */
@@ -99,7 +103,7 @@ export class LeaderElector {
 
   /** Whether the leader may still start a write: false past the deadline even when a late timer has not said so yet. */
   mayAct(): boolean {
-    return this.leading !== undefined && performance.now() < this.renewedAt + this.config.renewDeadlineMs;
+    return this.leading !== undefined && !this.suspended && performance.now() < this.renewedAt + this.config.renewDeadlineMs;
   }
 
   /** Tries until stop(); rejects only for a failure that no retry mends (403 before the Lease was ever reached). */
@@ -140,7 +144,7 @@ export class LeaderElector {
       // The deadline passed while the answer was on its way: the next try starts a new term.
       if (wasLeading !== this.leading) return;
       if (held) this.renewed(sentAt);
-      else if (this.leading) this.lose(`the lease is held by ${this.observed?.spec?.holderIdentity ?? 'nobody'}`);
+      else this.lose(`the lease is held by ${this.observed?.spec?.holderIdentity ?? 'nobody'}`);
     } catch (err) {
       if (!this.reached && isFinal(err)) throw this.explain(err);
       if (!this.failing) this.hooks.tryFailed(describeFailure(err));
@@ -152,17 +156,30 @@ export class LeaderElector {
     this.failing = false;
   }
 
-  /** client-go's tryAcquireOrRenew: true when this process holds the Lease after the call. */
+  /**
+   * client-go's tryAcquireOrRenew, stricter where a Lease is deleted or handed over by someone else: true when
+   * this process holds the Lease after the call.
+   */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const now = microTime(new Date());
     if (await this.renewAsObserved(now)) return true;
     const current = await this.get();
-    if (current === undefined) return wonRace(async () => this.observe(await this.create(now)));
+    if (current === undefined) {
+      // Its holder may still be acting: a leader stops at once; a standby that saw it held waits it out.
+      this.lose('the lease was deleted');
+      if (this.heldByAnotherUntilExpiry()) return false;
+      return wonRace(async () => this.observe(await this.create(now)));
+    }
     this.observe(current);
     const spec = current.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    const mine = holder === this.config.identity;
-    if (holder !== '' && !mine && this.unexpired(spec)) return false;
+    // Our name written by someone else while we stood by (or by an acquire whose answer we lost) is not a term
+    // we started: its writer may have handed it over from a leader still acting.
+    const mine = holder === this.config.identity && (this.leading !== undefined || current.metadata.resourceVersion === this.written);
+    if (holder !== '' && !mine && this.unexpired(spec)) {
+      this.lose(`the lease is held by ${holder}`);
+      return false;
+    }
     return wonRace(() =>
       this.update(current, {
         holderIdentity: this.config.identity,
@@ -175,8 +192,9 @@ export class LeaderElector {
   }
 
   /**
-   * The leader's fast path: update the Lease as last seen. Any failure (409: written since; 404: deleted; a lost
-   * answer) falls back to reading it, as client-go does.
+   * The leader's fast path: update the Lease as last seen. A 404 (deleted) ends the term at once; a 409 (written
+   * since) stops new writes until the read that follows says whose it is; a lost answer falls back to that read
+   * too, the renew deadline still running.
    */
   private async renewAsObserved(now: string): Promise<boolean> {
     const observed = this.observed;
@@ -184,9 +202,18 @@ export class LeaderElector {
     try {
       await this.update(observed, { ...observed.spec, holderIdentity: this.config.identity, renewTime: now });
       return true;
-    } catch {
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) this.lose('the lease was deleted');
+      if (err instanceof ApiError && err.status === 409) this.suspended = true;
       return false;
     }
+  }
+
+  /** A Lease last seen held by another, less than its duration ago (on our clock): its holder may still act. */
+  private heldByAnotherUntilExpiry(): boolean {
+    const spec = this.observed?.spec;
+    const holder = spec?.holderIdentity ?? '';
+    return holder !== '' && holder !== this.config.identity && this.unexpired(spec ?? {});
   }
 
   private get leaseSeconds(): number {
@@ -213,6 +240,7 @@ export class LeaderElector {
 
   private renewed(sentAt: number): void {
     this.renewedAt = sentAt;
+    this.suspended = false;
     const first = this.leading === undefined;
     this.leading ??= new AbortController();
     clearTimeout(this.deadline);
@@ -225,6 +253,7 @@ export class LeaderElector {
 
   private lose(reason: string): void {
     clearTimeout(this.deadline);
+    this.suspended = false;
     const leading = this.leading;
     if (leading === undefined) return;
     this.leading = undefined;
@@ -271,7 +300,7 @@ export class LeaderElector {
     }
   }
 
-  private create(now: string): Promise<Lease> {
+  private async create(now: string): Promise<Lease> {
     const spec: LeaseSpec = {
       holderIdentity: this.config.identity,
       leaseDurationSeconds: this.leaseSeconds,
@@ -279,7 +308,7 @@ export class LeaderElector {
       renewTime: now,
       leaseTransitions: 0,
     };
-    return this.request<Lease>('create', {
+    const created = await this.request<Lease>('create', {
       method: 'POST',
       path: this.collection,
       body: {
@@ -289,6 +318,8 @@ export class LeaderElector {
         spec,
       },
     });
+    this.written = created.metadata.resourceVersion;
+    return created;
   }
 
   /** A PUT carrying the resourceVersion read: it fails with 409 if anyone wrote the Lease since. */
@@ -298,6 +329,7 @@ export class LeaderElector {
       path: `${this.collection}/${encodeURIComponent(this.config.name)}`,
       body: { ...lease, spec },
     });
+    this.written = updated.metadata.resourceVersion;
     this.observe(updated);
     return updated;
   }
