@@ -1,4 +1,4 @@
-import { ApiError } from '../kube/http.js';
+import { ApiError, NetworkError } from '../kube/http.js';
 
 /** A failure that will be retried, in words for the log: the server's message and status, or the network error. */
 export function describeFailure(err: unknown): string {
@@ -11,5 +11,6 @@ export function describeFailure(err: unknown): string {
  * became of it (connection lost, timed out, aborted, a gateway's 5xx). A 4xx answer, 429 included, says it was not.
  */
 export function outcomeUnknown(err: unknown): boolean {
+  if (err instanceof NetworkError && err.code === 'ECONNREFUSED') return false;
   return !(err instanceof ApiError) || err.status >= 500;
 }

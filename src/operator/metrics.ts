@@ -7,7 +7,7 @@ import type { OperatorMember } from './member.js';
 export interface OperatorMetrics {
   watchEvent(type: EventType): void;
   announced(kind: AnnouncementKind): void;
-  kubeEvent(result: 'recorded' | 'dropped'): void;
+  kubeEvent(result: 'recorded' | 'refused'): void;
   reconnected(): void;
   relisted(): void;
   leader(leading: boolean): void;
@@ -71,7 +71,7 @@ export async function prometheusMetrics(
   });
   const kubeEvents = new prom.Counter({
     name: `${PREFIX}kube_events_total`,
-    help: 'Kubernetes Events written (recorded) or given up (dropped).',
+    help: 'Announcement Events created by this process (recorded), or refused by the cluster (refused: the member records the announcement alone).',
     labelNames: ['result'],
     registers,
   });
@@ -97,7 +97,7 @@ export async function prometheusMetrics(
   // Every series exists from the start at 0: a rate over a counter that appears late misses its first step.
   for (const type of ['ADDED', 'MODIFIED', 'DELETED']) watchEvents.inc({ type }, 0);
   for (const event of ['Welcomed', 'Moved', 'Farewell']) announcements.inc({ event }, 0);
-  for (const result of ['recorded', 'dropped']) kubeEvents.inc({ result }, 0);
+  for (const result of ['recorded', 'refused']) kubeEvents.inc({ result }, 0);
   const lease = { lease: leaseName ?? '' };
   leader.set(lease, 0);
   return {

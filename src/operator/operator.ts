@@ -10,13 +10,13 @@ import type { WatcherStatus } from '../watcher/events.js';
 import { MemberStore } from '../watcher/store.js';
 import { watchProjected } from '../watcher/watcher.js';
 import type { Announcement } from './announcement.js';
+import { AnnouncementEvents, INSTANCE_MAX } from './announcement-events.js';
 import { type BindAddress, type Endpoint, serveMetrics, serveProbes } from './endpoints.js';
 import { LeaderElector, type LeaderElectionConfig, type LeaderHooks, RELEASED } from './leader.js';
 import { operatorMember, type OperatorMember } from './member.js';
 import { NO_METRICS, type OperatorMetrics, prometheusMetrics } from './metrics.js';
 import { requireStatusSubresource } from './preflight.js';
 import { Reconciler } from './reconciler.js';
-import { EventRecorder, type RecorderHooks } from './recorder.js';
 
 export interface OperatorOptions {
   /** undefined: every namespace. */
@@ -35,13 +35,15 @@ export interface OperatorOptions {
 
 /** Without leader election, how long a stop waits for writes under way before it cuts them off. */
 const DRAIN_MS = 10_000;
-/** How long a stop waits for Kubernetes Events still being written. */
-const EVENT_DRAIN_MS = 5_000;
 const PLAIN = makeChalk(0);
 
-/** client-go's convention: the pod's name (POD_NAME from the downward API) or the host name, made unique. */
+/**
+ * client-go's convention: the pod's name (POD_NAME from the downward API) or the host name, made unique. Cut so that
+ * the whole fits an Event's reportingInstance (128 characters) with its UUID: that is how a process knows its own Events.
+ */
 export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
-  return `${env.POD_NAME || hostname()}_${randomUUID()}`;
+  const uuid = randomUUID();
+  return `${(env.POD_NAME || hostname()).slice(0, INSTANCE_MAX - uuid.length - 1)}_${uuid}`;
 }
 
 /**
@@ -60,7 +62,6 @@ class Operator {
   private metrics: OperatorMetrics = NO_METRICS;
   private readonly endpoints: Endpoint[] = [];
   private readonly reconciler: Reconciler;
-  private readonly recorder: EventRecorder;
   private readonly elector: LeaderElector | undefined;
   private readonly watchStop = new AbortController();
   private readonly alone = new AbortController();
@@ -78,13 +79,13 @@ class Operator {
     private readonly log: OperatorLog,
     private readonly options: OperatorOptions,
   ) {
-    this.recorder = new EventRecorder(kube, { identity: options.identity, concurrency: options.concurrency }, this.recorderHooks());
+    const events = new AnnouncementEvents(kube, options.identity, (a) => announcementText(a, { chalk: PLAIN, qualified: false }));
     this.reconciler = new Reconciler(
-      kube,
-      this.store,
+      { kube, events, store: this.store },
       { useFinalizer: options.useFinalizer, concurrency: options.concurrency },
       {
-        announce: (a) => this.announce(a),
+        announce: (a, recorded) => this.announce(a, recorded),
+        eventRefused: (a, reason) => this.eventRefused(a, reason),
         failed: (namespace, name, reason, delayMs) => {
           this.metrics.reconcileFailed();
           this.log.warn(`could not reconcile ${namespace}/${name}, retrying in ${seconds(delayMs)}: ${reason}`, {
@@ -254,57 +255,30 @@ class Operator {
     };
   }
 
-  private announce(announcement: Announcement): void {
+  private announce(announcement: Announcement, recorded: boolean): void {
     this.log.announce(announcement);
     this.metrics.announced(announcement.kind);
-    const { member } = announcement;
-    this.recorder.record(
-      {
-        namespace: member.namespace,
-        name: member.name,
-        uid: member.uid,
-        type: 'Normal',
-        reason: announcement.kind,
-        message: announcementText(announcement, { chalk: PLAIN, qualified: false }),
-      },
-      new Date(announcement.time),
-    );
+    if (recorded) this.metrics.kubeEvent('recorded');
   }
 
-  private recorderHooks(): RecorderHooks {
-    return {
-      recorded: () => this.metrics.kubeEvent('recorded'),
-      dropped: (facts, reason) => {
-        this.metrics.kubeEvent('dropped');
-        this.log.warn(`gave up recording the ${facts.reason} Event of ${facts.namespace}/${facts.name}: ${reason}`, {
-          event: 'EventDropped',
-          namespace: facts.namespace,
-          name: facts.name,
-        });
-      },
-      retrying: (facts, reason, delayMs) =>
-        this.log.warn(
-          `could not record the ${facts.reason} Event of ${facts.namespace}/${facts.name}, retrying in ${seconds(delayMs)}: ${reason}`,
-          {
-            event: 'EventError',
-            namespace: facts.namespace,
-            name: facts.name,
-          },
-        ),
-    };
+  private eventRefused(announcement: Announcement, reason: string): void {
+    const { namespace, name } = announcement.member;
+    this.metrics.kubeEvent('refused');
+    this.log.warn(`the cluster refused the ${announcement.kind} Event of ${namespace}/${name}, the member records it alone: ${reason}`, {
+      event: 'EventRefused',
+      namespace,
+      name,
+    });
   }
 
   /**
    * Work under way is finished first (a leader keeps renewing meanwhile, so it is bounded by the renew deadline),
-   * then the Events still owed, then the Lease is released so a standby takes over at once.
+   * with the commits whose answers were lost, then the Lease is released so a standby takes over at once.
    */
   private async shutdown(watching: Promise<void>): Promise<void> {
     this.stopping = true;
     this.log.info('stopping', { event: 'Stopping' });
     await this.drainReconciles();
-    await Promise.race([this.recorder.drain(), sleep(EVENT_DRAIN_MS, undefined, { ref: false })]);
-    const lost = this.recorder.abandon();
-    if (lost > 0) this.log.warn(`${lost} Event${lost === 1 ? '' : 's'} not recorded`, { event: 'EventDropped' });
     this.watchStop.abort();
     await watching.catch(() => undefined);
     await this.elector?.stop();

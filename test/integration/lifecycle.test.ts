@@ -32,8 +32,9 @@ test(
       await env.cluster.core.deleteNamespace({ name: ns });
       await namespaceGone(env, ns);
       assert.deepEqual(farewells(op, ns), ['ann', 'bob', 'cid']);
-      // The API server takes no new Event in a namespace being deleted: the log line is the goodbye's record.
-      await op.waitFor((e) => e.event === 'EventDropped' && e.namespace === ns, { count: 3 });
+      // The API server takes no new Event in a namespace being deleted: the finalizer's removal commits the goodbye,
+      // and the log line is its record.
+      await op.waitFor((e) => e.event === 'EventRefused' && e.namespace === ns, { count: 3 });
       await stopOperator(op);
       assert.deepEqual(farewells(op, ns), ['ann', 'bob', 'cid'], 'no goodbye twice');
     } finally {

@@ -1,18 +1,62 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { announced, killAll, type Operator, startOperator, stopOperator } from './operator-support.js';
+import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
+import {
+  announced,
+  FAST_ELECTION,
+  kubeEvents,
+  killAll,
+  type LogEntry,
+  type Operator,
+  memberStatus,
+  startOperator,
+  stopOperator,
+} from './operator-support.js';
 import { useControlPlane, waitFor } from './support.js';
 
 // Issue 16's findings: each of these tests failed on the operator before the fix it comes with.
 
 const env = useControlPlane();
+const writes = (method: string): boolean => method !== 'GET';
 
 /** Every announcement of these replicas, as `event name`, and the ones said more than once. */
 function repeats(ops: Operator[], ns: string, event: string): string[] {
   const said = ops.flatMap((op) => op.entries().filter((e) => e.event === event && e.namespace === ns)).map((e) => `${e.event} ${e.name}`);
   return said.filter((a, i) => said.indexOf(a) !== i);
 }
+
+async function eventsOf(ns: string, reason: string): Promise<string[]> {
+  return (await kubeEvents(env, ns)).filter((e) => e.reason === reason).map((e) => String(e.involvedObject.name));
+}
+
+test('finding 1: a goodbye whose write was reset before it was sent is said once, though the retry succeeds and the member is then gone', async () => {
+  const ns = await env.cluster.createNamespace('of-reset');
+  const names = ['r1', 'r2', 'r3'];
+  for (const name of names) await env.createMember(ns, name, 'blue');
+  const proxy = await startHttpFaultProxy(env.cp);
+  const op = startOperator(env, ['--watch-namespace', ns], { kubeconfig: proxy.kubeconfig });
+  try {
+    for (const name of names) await op.waitFor(announced('Welcomed', name));
+    await waitFor('the welcomes recorded', async () => ((await eventsOf(ns, 'Welcomed')).length === 3 ? true : undefined));
+    // Whatever a goodbye's first write is, it is reset: the operator cannot know whether it was applied.
+    proxy.resetNext(names.length, writes);
+    for (const name of names) await env.deleteMember(ns, name);
+    for (const name of names) await op.waitFor(announced('Farewell', name));
+    await waitFor('the members gone', async () => {
+      for (const name of names) if ((await env.getMember(ns, name)) !== undefined) return undefined;
+      return true;
+    });
+    // Time for a second goodbye to show, had one been owed: the DELETED events have come by now.
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.deepEqual(repeats([op], ns, 'Farewell'), [], op.announcements(ns).join(', '));
+    assert.deepEqual((await eventsOf(ns, 'Farewell')).sort(), names);
+    await stopOperator(op);
+  } finally {
+    await killAll([op]);
+    await proxy.close();
+  }
+});
 
 interface Term {
   op: Operator;
@@ -90,5 +134,45 @@ test('finding 2: the Lease deleted by hand: never two replicas acting at once, a
     for (const op of ops) await stopOperator(op);
   } finally {
     await killAll(ops);
+  }
+});
+
+test('finding 3: a leader partitioned right after its welcome reached the server: the welcome is told once, as an Event and in a log', async () => {
+  const ns = await env.cluster.createNamespace('of-split');
+  const proxy = await startHttpFaultProxy(env.cp);
+  const election = ['--watch-namespace', ns, '--leader-elect', '--leader-election-namespace', ns, ...FAST_ELECTION];
+  const cutOff = startOperator(env, election, { kubeconfig: proxy.kubeconfig });
+  const ops = [cutOff];
+  try {
+    await cutOff.waitFor((e) => e.event === 'Leading');
+    const standby = startOperator(env, election);
+    ops.push(standby);
+    await standby.waitFor((e) => e.event === 'LeaderChanged' && e.leader === cutOff.identity());
+    // The welcome's commit (whichever write that is) reaches the API server; its answer, and all after it, do not.
+    const partition = proxy.partitionAt(
+      (method, path) => (method === 'PATCH' && path.endsWith('/members/p1/status')) || (method === 'POST' && path.endsWith('/events')),
+    );
+    await env.createMember(ns, 'p1', 'blue');
+    await partition.started;
+    await standby.waitFor((e) => e.event === 'Leading', { timeoutMs: 30_000 });
+    await waitFor('p1 welcomed in its status', async () => ((await memberStatus(env, ns, 'p1'))?.status?.announcedAt ? true : undefined));
+    partition.heal();
+    await cutOff.waitFor((e) => e.event === 'LeaderChanged' && e.leader === standby.identity(), { timeoutMs: 40_000 });
+    const told = await waitFor(
+      'the welcome of p1 told',
+      () => {
+        const lines = ops.flatMap((op) => op.entries().filter(announced('Welcomed', 'p1')));
+        return lines.length > 0 ? lines : undefined;
+      },
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+    const welcomes: LogEntry[] = ops.flatMap((op) => op.entries().filter(announced('Welcomed', 'p1')));
+    assert.equal(welcomes.length, 1, `welcomed ${welcomes.length} times (first: ${JSON.stringify(told[0])})`);
+    assert.deepEqual(await eventsOf(ns, 'Welcomed'), ['p1']);
+    for (const op of ops) await stopOperator(op);
+  } finally {
+    await killAll(ops);
+    await proxy.close();
   }
 });

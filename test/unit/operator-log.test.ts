@@ -22,7 +22,10 @@ const announcement = (over: Partial<Announcement>): Announcement => ({
   kind: 'Welcomed',
   member: { uid: 'u1', namespace: 'crew', name: 'patrick', team: 'blue', resourceVersion: '1' },
   previousTeam: undefined,
+  departedAt: undefined,
   time: T0,
+  generation: 1,
+  eventName: 'u1.welcomed',
   ...over,
 });
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Kube } from '../../src/kube/client.js';
-import { type ApiRequest, ApiError, NetworkError } from '../../src/kube/http.js';
 import { FINALIZER, type MemberObject } from '../../src/members/resource.js';
 import { decide, ONLY_OURS, type OperatorMember, operatorMember } from '../../src/operator/member.js';
-import { type ActingScope, Reconciler } from '../../src/operator/reconciler.js';
+import type { ActingScope } from '../../src/operator/reconciler.js';
 import { MemberStore } from '../../src/watcher/store.js';
-
-const T0 = '2026-11-25T10:00:00.000Z';
+import { INSTANCE_MAX } from '../../src/operator/announcement-events.js';
+import { defaultIdentity } from '../../src/operator/operator.js';
+import { type Harness, harness, IDENTITY, T0 } from './operator-api.js';
 
 const member = (over: Partial<OperatorMember> = {}): OperatorMember => ({
   uid: 'u1',
@@ -88,196 +87,262 @@ test('odd metadata from a proxy or a schemaless CRD is read as absent, not trust
   assert.equal(projected.observedGeneration, undefined);
 });
 
-/** An in-memory stand-in for the member endpoints, with resourceVersion preconditions, and answers that can be lost. */
-class FakeMembers {
-  readonly objects = new Map<string, MemberObject>();
-  readonly requests: string[] = [];
-  /** Every version a PATCH produced, as the watch would deliver them. */
-  readonly written: MemberObject[] = [];
-  /** The next PATCH is applied, then its answer lost. */
-  loseNextAnswer = false;
-  /** PATCHes of these names fail with 500 before anything is applied. */
-  readonly broken = new Set<string>();
-  /** An old CRD: the status subresource is not served, and the API server says so with a 404 naming the member. */
-  noStatus = false;
-  private rv = 100;
-
-  add(name: string, team: string | undefined, over: Partial<MemberObject['metadata']> = {}): MemberObject {
-    const object: MemberObject = {
-      apiVersion: 'helloworld.apimeister.com/v1',
-      kind: 'Member',
-      metadata: { name, namespace: 'crew', uid: `uid-${name}`, resourceVersion: String(++this.rv), generation: 1, ...over },
-      spec: team === undefined ? {} : { memberOf: team },
-    };
-    this.objects.set(name, object);
-    return structuredClone(object);
-  }
-
-  /** Another writer changes the member: the operator's next conditional write hits 409. */
-  touch(name: string, change: (o: MemberObject) => void): void {
-    const object = this.objects.get(name) as MemberObject;
-    change(object);
-    object.metadata.resourceVersion = String(++this.rv);
-  }
-
-  async json<T>(req: ApiRequest): Promise<T> {
-    const [, name, sub] = /\/members\/([^/?]+)(\/status)?$/.exec(req.path) ?? [];
-    this.requests.push(`${req.method} ${name ?? ''}${sub ?? ''}`);
-    const object = this.objects.get(name ?? '');
-    if (object === undefined) throw new ApiError({ status: 404, reason: 'NotFound', message: 'not found', objectName: name });
-    if (req.method === 'GET') return structuredClone(object) as T;
-    this.refuse(object, sub !== undefined);
-    const patch = req.body as { metadata: { resourceVersion: string; finalizers?: string[] | null }; status?: Record<string, unknown> };
-    if (patch.metadata.resourceVersion !== object.metadata.resourceVersion)
-      throw new ApiError({ status: 409, reason: 'Conflict', message: 'modified' });
-    this.apply(object, patch, sub !== undefined);
-    this.written.push(structuredClone(object));
-    if (this.loseNextAnswer) {
-      this.loseNextAnswer = false;
-      throw new NetworkError('ECONNRESET', 'socket hang up');
-    }
-    return structuredClone(object) as T;
-  }
-
-  /** Failures made on purpose, before anything is applied. */
-  private refuse(object: MemberObject, status: boolean): void {
-    const name = object.metadata.name;
-    if (this.broken.has(name)) throw new ApiError({ status: 500, reason: 'InternalError', message: 'etcd is sad' });
-    if (this.noStatus && status) throw new ApiError({ status: 404, reason: 'NotFound', message: 'not found', objectName: name });
-  }
-
-  private apply(
-    object: MemberObject,
-    patch: { metadata: { finalizers?: string[] | null }; status?: Record<string, unknown> },
-    status: boolean,
-  ): void {
-    if (status) object.status = { ...object.status, ...patch.status };
-    else if ('finalizers' in patch.metadata) object.metadata.finalizers = patch.metadata.finalizers ?? undefined;
-    object.metadata.resourceVersion = String(++this.rv);
-    if (object.metadata.deletionTimestamp !== undefined && (object.metadata.finalizers ?? []).length === 0)
-      this.objects.delete(object.metadata.name);
-  }
-}
-
-interface Harness {
-  api: FakeMembers;
-  store: MemberStore<OperatorMember>;
-  announced: string[];
-  failures: string[];
-  reconciler: Reconciler;
-  scope: AbortController;
-  /** Puts the member's current object into the cache, as a watch event would, and tells the reconciler. */
-  seen(name: string): void;
-  settle(): Promise<void>;
-}
-
-function harness(options: { concurrency?: number; useFinalizer?: boolean } = {}): Harness {
-  const api = new FakeMembers();
-  const store = new MemberStore<OperatorMember>();
-  const announced: string[] = [];
-  const failures: string[] = [];
-  const kube = { http: api } as unknown as Kube;
-  let clock = Date.parse(T0);
-  const reconciler = new Reconciler(
-    kube,
-    store,
-    {
-      useFinalizer: options.useFinalizer ?? true,
-      concurrency: options.concurrency ?? 4,
-      retry: { initialMs: 5, maxMs: 5, healthyMs: 1e9 },
-      now: () => new Date(clock++),
-    },
-    {
-      announce: (a) => announced.push(`${a.kind} ${a.member.name}${a.member.team === undefined ? '' : ` ${a.member.team}`}`),
-      failed: (_ns, name, reason) => failures.push(`${name}: ${reason}`),
-      finished: () => undefined,
-    },
-  );
-  const scope = new AbortController();
-  const h: Harness = {
-    api,
-    store,
-    announced,
-    failures,
-    reconciler,
-    scope,
-    seen(name) {
-      const object = api.objects.get(name);
-      if (object === undefined) return;
-      const event = store.apply('MODIFIED', operatorMember(structuredClone(object)), 'watch', T0);
-      if (event) reconciler.observe(event);
-    },
-    async settle() {
-      for (let i = 0; i < 200 && reconciler.backlog > 0; i += 1) await new Promise((r) => setTimeout(r, 5));
-    },
-  };
-  return h;
-}
-
 const acting = (h: Harness): ActingScope => ({ signal: h.scope.signal, mayAct: () => true });
+const WELCOMED = 'uid-patrick.welcomed';
 
-test('a new member gets the finalizer, then its welcome, committed in its status', async () => {
+/** A member welcomed to blue at T0, holding our finalizer. */
+function welcomedPatrick(h: Harness, over: Partial<MemberObject['metadata']> = {}): void {
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER], ...over });
+  h.api.touch('patrick', (o) => {
+    o.status = { announcedTeam: 'blue', announcedAt: T0, observedGeneration: 1 };
+  });
+}
+
+test('a new member gets the finalizer, then its welcome: committed by its Event, then recorded in its status', async () => {
   const h = harness();
   h.api.add('patrick', 'blue');
   h.seen('patrick');
   h.reconciler.start(acting(h));
   await h.settle();
   assert.deepEqual(h.announced, ['Welcomed patrick blue']);
-  assert.deepEqual(h.api.requests, ['PATCH patrick', 'PATCH patrick/status']);
+  assert.deepEqual(h.api.requests, ['PATCH patrick', `POST event ${WELCOMED}`, 'PATCH patrick/status']);
   const object = h.api.objects.get('patrick');
   assert.deepEqual(object?.metadata.finalizers, [FINALIZER]);
   assert.equal(object?.status?.announcedTeam, 'blue');
+  assert.deepEqual(h.api.eventsOf('patrick'), ['Welcomed Welcomed patrick']);
 });
 
-test('a 409 re-reads the member: a welcome another writer committed is not repeated', async () => {
+test('a welcome another process made (its Event exists) is recorded from the Event, not made again', async () => {
   const h = harness();
-  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+  h.api.add('patrick', 'red', { finalizers: [FINALIZER] });
+  // Made while the team was blue, by a leader that stopped before recording it.
+  h.api.addEvent(WELCOMED, { team: 'blue', at: T0, generation: 1 });
   h.seen('patrick');
-  h.api.touch('patrick', (o) => {
-    o.status = { announcedTeam: 'blue', announcedAt: T0, observedGeneration: 1 };
-  });
+  h.reconciler.start(acting(h));
+  await h.settle();
+  // The status says what was announced; the move to red continues from it.
+  assert.deepEqual(h.announced, ['Moved patrick red from blue']);
+  assert.equal(h.api.objects.get('patrick')?.status?.announcedTeam, 'red');
+  assert.deepEqual(h.api.requests.slice(0, 4), [
+    `POST event ${WELCOMED}`,
+    `GET event ${WELCOMED}`,
+    'PATCH patrick/status',
+    `POST event uid-patrick.moved.${Date.parse(T0)}`,
+  ]);
+});
+
+test('a status cleared by hand is restored from the Welcomed Event, silently', async () => {
+  const h = harness();
+  welcomedPatrick(h);
+  h.api.addEvent(WELCOMED, { team: 'blue', at: T0, generation: 1 });
+  h.api.touch('patrick', (o) => delete o.status);
+  h.seen('patrick');
   h.reconciler.start(acting(h));
   await h.settle();
   assert.deepEqual(h.announced, []);
-  assert.deepEqual(h.api.requests, ['PATCH patrick/status', 'GET patrick']);
+  assert.deepEqual(h.api.objects.get('patrick')?.status, { announcedTeam: 'blue', announcedAt: T0, observedGeneration: 1 });
 });
 
-test('a 409 re-reads the member and decides again from what it is now', async () => {
+test('a 409 on the record re-reads the member and records again; the change that caused it follows', async () => {
   const h = harness();
   h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
   h.seen('patrick');
+  h.api.failNext(/^PATCH patrick\/status/, () =>
+    h.api.touch('patrick', (o) => {
+      o.spec = { memberOf: 'red' };
+    }),
+  );
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue', 'Moved patrick red from blue']);
+  assert.deepEqual(h.api.requests.slice(1, 4), ['PATCH patrick/status', 'GET patrick', 'PATCH patrick/status']);
+});
+
+test('finding 1: a commit whose answer was lost is settled before anything else, and told once, whatever comes after', async () => {
+  for (const [fault, requests] of [
+    ['lose-answer', [`POST event ${WELCOMED}`, `GET event ${WELCOMED}`, 'GET patrick', 'PATCH patrick/status']],
+    ['reset', [`POST event ${WELCOMED}`, `GET event ${WELCOMED}`, 'GET patrick', `POST event ${WELCOMED}`, 'PATCH patrick/status']],
+  ] as const) {
+    const h = harness();
+    h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+    h.seen('patrick');
+    h.api.failNext(/^POST event/, fault);
+    h.reconciler.start(acting(h));
+    await h.settle();
+    assert.deepEqual(h.announced, ['Welcomed patrick blue'], fault);
+    assert.deepEqual(h.api.requests, requests, fault);
+    assert.equal(h.failures.length, 1, fault);
+  }
+});
+
+test('finding 1: a goodbye whose Event answer was lost is told once, the retry and the deletion after it adding nothing', async () => {
+  for (const fault of ['lose-answer', 'reset'] as const) {
+    const h = harness();
+    welcomedPatrick(h, { deletionTimestamp: T0 });
+    h.seen('patrick');
+    h.api.failNext(/^POST event/, fault);
+    h.reconciler.start(acting(h));
+    await h.settle();
+    assert.equal(h.api.objects.has('patrick'), false, fault);
+    h.deleted('patrick');
+    await h.settle();
+    assert.deepEqual(h.announced, ['Farewell patrick blue'], fault);
+    assert.deepEqual(h.api.eventsOf('patrick'), ['Farewell Farewell patrick'], fault);
+  }
+});
+
+test('finding 3: a commit whose answer was lost when the term ended is settled by a read as a standby, and told by its maker', async () => {
+  const h = harness();
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+  h.seen('patrick');
+  h.api.failNext(/^POST event/, 'lose-answer');
+  // The read that settles it fails too, at first: the partition goes on.
+  h.api.failNext(/^GET event/, 'reset');
+  let allowed = true;
+  h.reconciler.start({ signal: h.scope.signal, mayAct: () => allowed });
+  await new Promise((r) => setTimeout(r, 2));
+  allowed = false;
+  h.scope.abort();
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue']);
+  // Not recorded: that is the next leader's, which finds the Event.
+  assert.equal(h.api.objects.get('patrick')?.status, undefined);
+});
+
+test('another process committed the announcement: no line here, only the record', async () => {
+  const h = harness();
+  welcomedPatrick(h, { deletionTimestamp: T0 });
+  h.api.addEvent('uid-patrick.farewell', { at: T0, generation: 1 });
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, []);
+  assert.equal(h.api.objects.has('patrick'), false);
+});
+
+test('moves are named after the announcement they continue: one per team announced, in a chain', async () => {
+  const h = harness();
+  welcomedPatrick(h);
   h.api.touch('patrick', (o) => {
     o.spec = { memberOf: 'red' };
   });
-  h.reconciler.start(acting(h));
-  await h.settle();
-  assert.deepEqual(h.announced, ['Welcomed patrick red']);
-});
-
-test('a welcome whose answer was lost is logged once, recognised by its announcedAt', async () => {
-  const h = harness();
-  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
   h.seen('patrick');
-  h.api.loseNextAnswer = true;
   h.reconciler.start(acting(h));
   await h.settle();
-  assert.deepEqual(h.announced, ['Welcomed patrick blue']);
-  assert.equal(h.failures.length, 1);
-  // The cache still shows the member unwelcomed; the retry read it fresh instead of writing again.
-  assert.deepEqual(h.api.requests, ['PATCH patrick/status', 'GET patrick']);
-});
-
-test('a goodbye whose answer was lost is logged once the member is gone', async () => {
-  const h = harness();
-  h.api.add('patrick', 'blue', { finalizers: [FINALIZER], deletionTimestamp: T0 });
+  const first = h.api.objects.get('patrick')?.status?.announcedAt as string;
   h.api.touch('patrick', (o) => {
-    o.status = { announcedTeam: 'blue', announcedAt: T0, observedGeneration: 1 };
+    o.spec = { memberOf: 'green' };
   });
   h.seen('patrick');
-  h.api.loseNextAnswer = true;
+  await h.settle();
+  assert.deepEqual(h.announced, ['Moved patrick red from blue', 'Moved patrick green from red']);
+  assert.deepEqual(
+    h.api.requests.filter((r) => r.startsWith('POST')),
+    [`POST event uid-patrick.moved.${Date.parse(T0)}`, `POST event uid-patrick.moved.${Date.parse(first)}`],
+  );
+});
+
+test('a move made but not recorded by another process: the team it announced is the one the next move leaves', async () => {
+  const h = harness();
+  welcomedPatrick(h);
+  h.api.touch('patrick', (o) => {
+    o.spec = { memberOf: 'green' };
+  });
+  const at = '2026-11-25T10:00:05.000Z';
+  h.api.addEvent(`uid-patrick.moved.${Date.parse(T0)}`, { team: 'red', at, generation: 2 });
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, ['Moved patrick green from red']);
+  assert.ok(h.api.requests.includes(`POST event uid-patrick.moved.${Date.parse(at)}`), h.api.requests.join(', '));
+});
+
+test('a team back to the one recorded: the move another process made meanwhile is found, and undone by a move', async () => {
+  const h = harness();
+  welcomedPatrick(h);
+  h.api.touch('patrick', (o) => {
+    o.spec = { memberOf: 'red' };
+  });
+  h.api.touch('patrick', (o) => {
+    o.spec = { memberOf: 'blue' };
+  });
+  h.api.addEvent(`uid-patrick.moved.${Date.parse(T0)}`, { team: 'red', at: '2026-11-25T10:00:05.000Z', generation: 2 });
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, ['Moved patrick blue from red']);
+  assert.equal(h.api.objects.get('patrick')?.status?.observedGeneration, 3);
+});
+
+test('a team back to the one recorded, with no move made meanwhile: observedGeneration alone, silently', async () => {
+  const h = harness();
+  welcomedPatrick(h);
+  h.api.touch('patrick', (o) => {
+    o.spec = { memberOf: 'red' };
+  });
+  h.api.touch('patrick', (o) => {
+    o.spec = { memberOf: 'blue' };
+  });
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, []);
+  assert.deepEqual(h.api.requests, [`GET event uid-patrick.moved.${Date.parse(T0)}`, 'PATCH patrick/status']);
+});
+
+test('a member deleted before its welcome was recorded, whose Welcomed Event exists, is seen off', async () => {
+  const h = harness();
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER], deletionTimestamp: T0 });
+  h.api.addEvent(WELCOMED, { team: 'blue', at: T0, generation: 1 });
+  h.seen('patrick');
   h.reconciler.start(acting(h));
   await h.settle();
   assert.deepEqual(h.announced, ['Farewell patrick blue']);
+  assert.equal(h.api.objects.has('patrick'), false);
+});
+
+test('a member deleted before anyone welcomed it is let go silently', async () => {
+  const h = harness();
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER], deletionTimestamp: T0 });
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, []);
+  assert.deepEqual(h.api.requests, [`GET event ${WELCOMED}`, 'PATCH patrick']);
+});
+
+test('Events refused: the status write commits the welcome, the finalizer removal the goodbye; a lost answer is settled by a read', async () => {
+  const h = harness();
+  h.api.refuseEvents = 403;
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+  h.seen('patrick');
+  h.api.failNext(/^PATCH patrick\/status/, 'lose-answer');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue']);
+  h.api.touch('patrick', (o) => {
+    o.metadata.deletionTimestamp = T0;
+  });
+  h.seen('patrick');
+  h.api.failNext(/^PATCH patrick$/, 'lose-answer');
+  await h.settle();
+  h.deleted('patrick');
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue', 'Farewell patrick blue']);
+  assert.deepEqual(h.refused, ['Welcomed patrick: refused (HTTP 403)', 'Farewell patrick: refused (HTTP 403)']);
+  assert.deepEqual(h.api.eventsOf('patrick'), []);
+});
+
+test('Events refused where the Event exists (a namespace being deleted): it counts as made', async () => {
+  const h = harness();
+  welcomedPatrick(h, { deletionTimestamp: T0 });
+  h.api.addEvent('uid-patrick.farewell', { at: T0, generation: 1, instance: IDENTITY });
+  h.api.refuseEvents = 403;
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, []);
+  assert.deepEqual(h.refused, []);
   assert.equal(h.api.objects.has('patrick'), false);
 });
 
@@ -335,18 +400,40 @@ test('the echoes of our own writes, arriving late, start no other reconcile', as
   assert.deepEqual(h.api.requests.slice(before), []);
 });
 
-test('without the finalizer, a welcomed member that is deleted gets its goodbye from the deletion itself', async () => {
+test('without the finalizer, a welcomed member that is deleted gets its goodbye from the deletion, committed by its Event', async () => {
   const h = harness({ useFinalizer: false });
   h.api.add('patrick', 'blue');
   h.seen('patrick');
   h.reconciler.start(acting(h));
   await h.settle();
-  assert.deepEqual(h.api.requests, ['PATCH patrick/status']);
+  assert.deepEqual(h.api.requests, [`POST event ${WELCOMED}`, 'PATCH patrick/status']);
   h.seen('patrick');
-  const last = h.store.get('crew', 'patrick') as OperatorMember;
-  const gone = h.store.apply('DELETED', last, 'watch', T0);
-  if (gone) h.reconciler.observe(gone);
+  h.api.objects.delete('patrick');
+  h.deleted('patrick');
+  await h.settle();
   assert.deepEqual(h.announced, ['Welcomed patrick blue', 'Farewell patrick blue']);
+  assert.deepEqual(h.api.requests.slice(2), ['POST event uid-patrick.farewell']);
+});
+
+test('without the finalizer, a goodbye another replica made is not said again; one welcomed by an Event alone is said', async () => {
+  const h = harness({ useFinalizer: false });
+  h.api.add('patrick', 'blue');
+  h.api.add('ann', 'red');
+  h.api.addEvent('uid-patrick.welcomed', { team: 'blue', at: T0, generation: 1 });
+  h.api.addEvent('uid-patrick.farewell', { at: T0, generation: 1 });
+  h.api.addEvent('uid-ann.welcomed', { team: 'red', at: T0, generation: 1, member: 'ann' });
+  h.api.broken.add('patrick');
+  h.api.broken.add('ann');
+  h.seen('patrick');
+  h.seen('ann');
+  h.reconciler.start(acting(h));
+  await new Promise((r) => setTimeout(r, 20));
+  for (const name of ['patrick', 'ann']) {
+    h.api.objects.delete(name);
+    h.deleted(name);
+  }
+  await h.settle();
+  assert.deepEqual(h.announced, ['Farewell ann red']);
 });
 
 test('the store hands the operator its members and the size of each namespace', () => {
@@ -372,7 +459,13 @@ test('a status subresource that is not served is said, not taken for a deletion'
   h.seen('patrick');
   h.reconciler.start(acting(h));
   await new Promise((r) => setTimeout(r, 30));
-  assert.deepEqual(h.announced, []);
   assert.match(h.failures[0] ?? '', /^patrick: the Member CRD serves no status subresource: upgrade it with `member-watch install-crd`$/);
   h.scope.abort();
+});
+
+test("an identity fits an Event's reportingInstance with its UUID, however long the pod's name", () => {
+  const long = defaultIdentity({ POD_NAME: 'p'.repeat(253) });
+  assert.equal(long.length, INSTANCE_MAX);
+  assert.match(long, /^p+_[0-9a-f-]{36}$/);
+  assert.match(defaultIdentity({ POD_NAME: 'member-watch-5d9c' }), /^member-watch-5d9c_[0-9a-f-]{36}$/);
 });
