@@ -14,3 +14,8 @@ export function outcomeUnknown(err: unknown): boolean {
   if (err instanceof NetworkError && err.code === 'ECONNREFUSED') return false;
   return !(err instanceof ApiError) || err.status >= 500;
 }
+
+/** For a write the API server would not allow (401, 403): why, in words; undefined for any other outcome. */
+export function writeRefused(err: unknown): string | undefined {
+  return err instanceof ApiError && (err.status === 401 || err.status === 403) ? describeFailure(err) : undefined;
+}

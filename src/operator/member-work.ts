@@ -5,7 +5,7 @@ import { memberKey } from '../watcher/events.js';
 import type { MemberStore } from '../watcher/store.js';
 import { type Announcement, announcementEventName, type AnnouncementKind, announcementTime } from './announcement.js';
 import type { AnnouncementEvents, AnnouncementRecord } from './announcement-events.js';
-import { outcomeUnknown } from './failures.js';
+import { outcomeUnknown, writeRefused } from './failures.js';
 import { type Action, decide, holdsFinalizer, type OperatorMember, operatorMember, welcomed } from './member.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
@@ -41,6 +41,8 @@ export interface MemberWorkHooks {
   announce(announcement: Announcement, recorded: boolean): void;
   /** The cluster refused an announcement's Event: the member's status (or finalizer) commits it instead. */
   eventRefused(announcement: Announcement, reason: string): void;
+  /** A write to a member was answered: accepted, or refused as not allowed (the reason, for 401 and 403). */
+  wrote(refused: string | undefined): void;
   /** A write to a member succeeded: its watch event is our own echo. */
   echo(key: string, resourceVersion: string): void;
 }
@@ -343,10 +345,13 @@ export class MemberWork {
         body: { ...patch, metadata: { ...patch.metadata, resourceVersion: member.resourceVersion } },
         signal: scope.signal,
       });
+      this.hooks.wrote(undefined);
       const next = operatorMember(object);
       this.hooks.echo(memberKey(next.namespace, next.name), next.resourceVersion);
       return next;
     } catch (err) {
+      const refused = writeRefused(err);
+      if (refused !== undefined) this.hooks.wrote(refused);
       if (err instanceof ApiError && err.status === 409) return this.read(member.namespace, member.name, scope.signal);
       if (err instanceof ApiError && err.status === 404 && err.objectName !== undefined)
         return this.afterNotFound(member, 'status' in patch);

@@ -8,6 +8,7 @@ export interface OperatorMetrics {
   watchEvent(type: EventType): void;
   announced(kind: AnnouncementKind): void;
   kubeEvent(result: 'recorded' | 'refused'): void;
+  writesRefused(refused: boolean): void;
   reconnected(): void;
   relisted(): void;
   leader(leading: boolean): void;
@@ -19,6 +20,7 @@ export const NO_METRICS: OperatorMetrics = {
   watchEvent: () => undefined,
   announced: () => undefined,
   kubeEvent: () => undefined,
+  writesRefused: () => undefined,
   reconnected: () => undefined,
   relisted: () => undefined,
   leader: () => undefined,
@@ -75,6 +77,11 @@ export async function prometheusMetrics(
     labelNames: ['result'],
     registers,
   });
+  const writesRefused = new prom.Gauge({
+    name: `${PREFIX}writes_refused`,
+    help: 'Whether the API server refuses (401, 403) every write to members since the last one it accepted: 1, else 0.',
+    registers,
+  });
   const reconnects = new prom.Counter({ name: `${PREFIX}reconnects_total`, help: 'Watch reconnects after a failure.', registers });
   const relists = new prom.Counter({
     name: `${PREFIX}relists_total`,
@@ -98,6 +105,7 @@ export async function prometheusMetrics(
   for (const type of ['ADDED', 'MODIFIED', 'DELETED']) watchEvents.inc({ type }, 0);
   for (const event of ['Welcomed', 'Moved', 'Farewell']) announcements.inc({ event }, 0);
   for (const result of ['recorded', 'refused']) kubeEvents.inc({ result }, 0);
+  writesRefused.set(0);
   const lease = { lease: leaseName ?? '' };
   leader.set(lease, 0);
   return {
@@ -105,6 +113,7 @@ export async function prometheusMetrics(
       watchEvent: (type) => watchEvents.inc({ type }),
       announced: (event) => announcements.inc({ event }),
       kubeEvent: (result) => kubeEvents.inc({ result }),
+      writesRefused: (refused) => writesRefused.set(refused ? 1 : 0),
       reconnected: () => reconnects.inc(),
       relisted: () => relists.inc(),
       leader: (leading) => leader.set(lease, leading ? 1 : 0),

@@ -36,6 +36,8 @@ export interface OperatorOptions {
 /** Without leader election, how long a stop waits for writes under way before it cuts them off. */
 const DRAIN_MS = 10_000;
 const PLAIN = makeChalk(0);
+/** The WritesRefused line, at most this often. */
+const REFUSAL_LOG_MS = 60_000;
 
 /**
  * client-go's convention: the pod's name (POD_NAME from the downward API) or the host name, made unique. Cut so that
@@ -73,6 +75,10 @@ class Operator {
   /** Listed, and the CRD can hold what the operator records: acting may start. Rejects if it cannot. */
   private readonly whenReady = this.whenSynced.then(() => requireStatusSubresource(this.kube));
   private stopping = false;
+  /** Why every write since the last accepted one was refused (401, 403); undefined while writes go through. */
+  private refused: string | undefined;
+  /** performance.now() of the last WritesRefused line. */
+  private refusalSaid = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly kube: Kube,
@@ -86,6 +92,7 @@ class Operator {
       {
         announce: (a, recorded) => this.announce(a, recorded),
         eventRefused: (a, reason) => this.eventRefused(a, reason),
+        wrote: (refused) => this.wrote(refused),
         failed: (namespace, name, reason, delayMs) => {
           this.metrics.reconcileFailed();
           this.log.warn(`could not reconcile ${namespace}/${name}, retrying in ${seconds(delayMs)}: ${reason}`, {
@@ -146,6 +153,7 @@ class Operator {
 
   private notReady(): string | undefined {
     if (this.stopping) return 'stopping';
+    if (this.refused !== undefined) return `the API server refuses the operator's writes to members: ${this.refused}`;
     return this.synced ? undefined : 'the members are not listed yet';
   }
 
@@ -242,6 +250,8 @@ class Operator {
       },
       stoppedLeading: (reason) => {
         this.metrics.leader(false);
+        // A standby writes nothing: whether its writes would be refused is not known.
+        this.wrote(undefined);
         const released = reason === RELEASED;
         this.log[released ? 'info' : 'warn'](`stopped leading: ${reason}`, { event: 'StoppedLeading', lease });
       },
@@ -269,6 +279,22 @@ class Operator {
       namespace,
       name,
     });
+  }
+
+  /**
+   * The first refusal of a row is said with the way out (at most once a REFUSAL_LOG_MS, as rights that allow some
+   * writes and not others make rows start often); readiness and a metric tell until a write goes through.
+   */
+  private wrote(refused: string | undefined): void {
+    const before = this.refused;
+    this.refused = refused;
+    this.metrics.writesRefused(refused !== undefined);
+    if (refused === undefined || before !== undefined || performance.now() - this.refusalSaid < REFUSAL_LOG_MS) return;
+    this.refusalSaid = performance.now();
+    this.log.error(
+      `the API server refuses the operator's writes to members (${refused}): members wait until its Role allows patch on members and members/status; deleted members stay Terminating meanwhile, and \`member-watch release-finalizers\` lets them go`,
+      { event: 'WritesRefused' },
+    );
   }
 
   /**

@@ -27,6 +27,8 @@ export interface ReconcilerHooks {
   announce(announcement: Announcement, recorded: boolean): void;
   /** The cluster refused an announcement's Event: its status (or finalizer) commits it instead. */
   eventRefused(announcement: Announcement, reason: string): void;
+  /** A write to a member was accepted (undefined), or refused as not allowed (why). */
+  wrote(refused: string | undefined): void;
   /** A reconcile failed and will be retried after delayMs. */
   failed(namespace: string, name: string, reason: string, delayMs: number): void;
   /** A reconcile ended (done or failed), after `seconds`. */
@@ -69,6 +71,7 @@ export class Reconciler {
       {
         announce: (a, recorded) => hooks.announce(a, recorded),
         eventRefused: (a, reason) => hooks.eventRefused(a, reason),
+        wrote: (refused) => hooks.wrote(refused),
         echo: (key, resourceVersion) => this.echo(key, resourceVersion),
       },
     );

@@ -265,6 +265,7 @@ test('probes and metrics answer; the metrics parse as Prometheus text and count 
       'member_watch_announcements_total{event="Moved"}': 0,
       'member_watch_announcements_total{event="Farewell"}': 1,
       'member_watch_kube_events_total{result="refused"}': 0,
+      member_watch_writes_refused: 0,
       'member_watch_watch_events_total{type="ADDED"}': 3,
       'member_watch_watch_events_total{type="DELETED"}': 1,
       member_watch_relists_total: 0,
@@ -320,28 +321,41 @@ test('--no-finalizer: no finalizer is added, leftovers are removed, a deletion s
   }
 });
 
-test('a member whose status may not be written: its welcome is made by its Event, the record retried with backoff and made once allowed', async () => {
+test('writes refused by RBAC: not ready, a metric, one error line naming release-finalizers; once allowed, each member announced once', async () => {
   const [open, closed] = [await env.cluster.createNamespace('op-open'), await env.cluster.createNamespace('op-closed')];
   const rbac = await grantOperatorRights(['members', 'members/status'], open);
-  await grantInNamespace(rbac, closed, ['members']);
   await env.createMember(open, 'olga', 'blue');
   await env.createMember(closed, 'carl', 'blue');
   await env.createMember(closed, 'cleo');
-  const op = startOperator(env, [], { kubeconfig: env.cp.kubeconfigFor({ context: 'nobody' }) });
+  const [metricsPort, probePort] = [await freePort(), await freePort()];
+  const endpoints = ['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', `127.0.0.1:${probePort}`];
+  const op = startOperator(env, endpoints, { kubeconfig: env.cp.kubeconfigFor({ context: 'nobody' }) });
+  const ready = async (): Promise<string> => {
+    const res = await httpGet(`http://127.0.0.1:${probePort}/readyz`);
+    return `${res.status} ${res.body}`;
+  };
+  const refusedGauge = async (): Promise<number | undefined> =>
+    parsePrometheus((await httpGet(`http://127.0.0.1:${metricsPort}/metrics`)).body).get('member_watch_writes_refused');
   try {
     await op.waitFor(announced('Welcomed', 'olga'));
-    // The finalizer may be added, the status not written: the Events commit the welcomes, their records wait.
-    await op.waitFor(announced('Welcomed', 'carl'));
-    await op.waitFor(announced('Welcomed', 'cleo'));
+    const refused = await op.waitFor((e) => e.event === 'WritesRefused');
+    assert.equal(refused.level, 'error');
+    assert.match(refused.msg, /forbidden.*\(HTTP 403\).*`member-watch release-finalizers` lets them go$/);
     const error = await op.waitFor((e) => e.event === 'ReconcileError' && e.namespace === closed);
-    assert.equal(error.level, 'warn');
     assert.match(
       error.msg,
       new RegExp(`^could not reconcile ${closed}/c(arl|leo), retrying in \\d+\\.\\ds: .*forbidden.* \\(HTTP 403\\)$`),
     );
     // Retried, not given up: the same member fails again after its backoff.
     await op.waitFor((e) => e.event === 'ReconcileError' && e.name === error.name, { count: 3 });
+    assert.deepEqual(op.announcements(closed), []);
+    assert.match(await ready(), /^503 not ready: the API server refuses the operator's writes to members: .*forbidden/);
+    assert.equal(await refusedGauge(), 1);
 
+    // The finalizer may be added, the status not written: the Events commit the welcomes, their records wait.
+    await grantInNamespace(rbac, closed, ['members']);
+    await op.waitFor(announced('Welcomed', 'carl'), { timeoutMs: 90_000 });
+    await op.waitFor(announced('Welcomed', 'cleo'), { timeoutMs: 90_000 });
     await grantInNamespace(rbac, closed, ['members/status']);
     await waitFor(
       'the welcomes recorded',
@@ -351,9 +365,12 @@ test('a member whose status may not be written: its welcome is made by its Event
           : undefined,
       90_000,
     );
+    await waitFor('ready again', async () => ((await ready()) === '200 ok' ? true : undefined));
+    assert.equal(await refusedGauge(), 0);
     await stopOperator(op);
     assert.deepEqual(op.announcements(closed).sort(), ['Welcomed carl blue', 'Welcomed cleo']);
     assert.deepEqual(op.announcements(open), ['Welcomed olga blue']);
+    assert.equal(op.entries().filter((e) => e.event === 'WritesRefused').length >= 1, true);
   } finally {
     await killAll([op]);
   }

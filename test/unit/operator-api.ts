@@ -184,6 +184,7 @@ export function harness(options: { concurrency?: number; useFinalizer?: boolean 
         announced.push(`${a.kind} ${a.member.name}${team}${from}`);
       },
       eventRefused: (a, reason) => refused.push(`${a.kind} ${a.member.name}: ${reason}`),
+      wrote: () => undefined,
       failed: (_ns, name, reason) => failures.push(`${name}: ${reason}`),
       finished: () => undefined,
     },
