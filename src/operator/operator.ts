@@ -5,7 +5,7 @@ import type { Kube } from '../kube/client.js';
 import { members } from '../members/names.js';
 import { announcementText, type OperatorLog } from '../present/operator-log.js';
 import { makeChalk } from '../present/style.js';
-import { describeFailure, RELISTING, skippedText, WAITING_FOR_CRD } from '../present/watch-notices.js';
+import { describeFailure, Outage, RELISTING, skippedText, WAITING_FOR_CRD } from '../present/watch-notices.js';
 import type { WatcherStatus } from '../watcher/events.js';
 import { MemberStore } from '../watcher/store.js';
 import { watchProjected } from '../watcher/watcher.js';
@@ -75,6 +75,7 @@ class Operator {
   /** Listed, and the CRD can hold what the operator records: acting may start. Rejects if it cannot. */
   private readonly whenReady = this.whenSynced.then(() => requireStatusSubresource(this.kube));
   private stopping = false;
+  private readonly outage = new Outage();
   /** Why every write since the last accepted one was refused (401, 403); undefined while writes go through. */
   private refused: string | undefined;
   /** performance.now() of the last WritesRefused line. */
@@ -199,30 +200,38 @@ class Operator {
       case 'listed':
         return this.log.info(`listed ${members(status.members)}`, { event: 'Listed' });
       case 'live':
-        if (!status.first) return this.log.info('the watch is live again', { event: 'Reconnected' });
-        this.synced = true;
-        this.markSynced();
-        return this.log.info(
-          `watching members ${this.options.namespace === undefined ? 'in every namespace' : `in namespace ${this.options.namespace}`}`,
-          {
-            event: 'Watching',
-          },
-        );
+        return this.live(status.first);
       case 'reconnecting':
+        this.outage.note(status.kind);
         this.metrics.reconnected();
         return this.log.warn(`reconnecting in ${seconds(status.delayMs)} (attempt ${status.attempt}): ${describeFailure(status.cause)}`, {
           event: 'Reconnecting',
         });
       case 'relisting':
+        this.outage.note(status.kind);
         this.metrics.relisted();
         return this.log.warn(RELISTING, { event: 'Relisting' });
       case 'waiting-for-crd':
+        this.outage.note(status.kind);
         return this.log.warn(WAITING_FOR_CRD, { event: 'WaitingForCRD' });
       case 'skipped':
         return this.log.warn(skippedText(status), { event: 'Skipped' });
       case 'connecting':
-        return undefined;
+        return this.outage.note(status.kind);
     }
+  }
+
+  /** Live again after an outage is news; a watch the server ended on time and that resumed at once is not. */
+  private live(first: boolean): void {
+    const where = this.options.namespace === undefined ? 'in every namespace' : `in namespace ${this.options.namespace}`;
+    const recovered = this.outage.ended(where);
+    if (!first) {
+      if (recovered !== undefined) this.log.info(recovered, { event: 'Reconnected' });
+      return;
+    }
+    this.synced = true;
+    this.markSynced();
+    this.log.info(`watching members ${where}`, { event: 'Watching' });
   }
 
   /** Without leader election this process acts from the first complete list until it stops. */

@@ -44,3 +44,30 @@ export const WAITING_FOR_CRD = 'waiting for the Member CRD to be installed (memb
 export function skippedText(status: Extract<WatcherStatus, { kind: 'skipped' }>): string {
   return `skipped a ${status.what} the API server sent (${status.problem}): ${status.text}`;
 }
+
+/**
+ * What has gone wrong since the watch was last live (failures, relists, a missing CRD, in any mix): the notice
+ * that ends it says what came back. A watch that the server ends on time and that resumes at once had none.
+ */
+export class Outage {
+  private watched = false;
+  private seen: { network: boolean; crd: boolean } | undefined;
+
+  /** A status other than live or skipped: an outage, once the watch has been live. */
+  note(kind: WatcherStatus['kind']): void {
+    if (!this.watched) return;
+    this.seen ??= { network: false, crd: false };
+    if (kind === 'reconnecting') this.seen.network = true;
+    if (kind === 'waiting-for-crd') this.seen.crd = true;
+  }
+
+  /** The watch is live: what came back, in words; undefined the first time, and when nothing went wrong. */
+  ended(where: string): string | undefined {
+    this.watched = true;
+    const seen = this.seen;
+    this.seen = undefined;
+    if (seen === undefined) return undefined;
+    if (seen.crd) return `the Member CRD is installed again: watching members ${where}`;
+    return seen.network ? 'reconnected' : 'caught up';
+  }
+}

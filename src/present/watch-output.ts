@@ -2,7 +2,7 @@ import type { MemberEvent, WatcherStatus } from '../watcher/events.js';
 import { escapeControl } from './escape.js';
 import { formatEventJson } from './event-json.js';
 import { formatEventText, isQuietUpdate } from './event-text.js';
-import { describeFailure, formatDelay, RELISTING, SNAPSHOT_EXPIRED, skippedText, WAITING_FOR_CRD } from './watch-notices.js';
+import { describeFailure, formatDelay, Outage, RELISTING, SNAPSHOT_EXPIRED, skippedText, WAITING_FOR_CRD } from './watch-notices.js';
 import type { Progress, Terminal } from './terminal.js';
 
 export interface EventPrinterOptions {
@@ -50,12 +50,6 @@ export interface WatchScope {
   server: string;
 }
 
-/** What has gone wrong since the watch was last live; the notice that ends it says what came back. */
-interface Outage {
-  network: boolean;
-  crd: boolean;
-}
-
 const COUNTDOWN_MS = 1000;
 
 /** What the reporter needs of the terminal. */
@@ -70,8 +64,7 @@ export class StatusReporter {
   private progress: Progress | undefined;
   private pending: Promise<void> = Promise.resolve();
   private countdown: NodeJS.Timeout | undefined;
-  private outage: Outage | undefined;
-  private watched = false;
+  private readonly outage = new Outage();
   private shown: WatcherStatus['kind'] | undefined;
   private readonly where: string;
   private readonly server: string;
@@ -114,11 +107,7 @@ export class StatusReporter {
     if (status.kind === 'waiting-for-crd' && this.shown === 'waiting-for-crd') return;
     this.shown = status.kind;
     this.stopCountdown();
-    if (this.watched) {
-      this.outage ??= { network: false, crd: false };
-      if (status.kind === 'reconnecting') this.outage.network = true;
-      if (status.kind === 'waiting-for-crd') this.outage.crd = true;
-    }
+    this.outage.note(status.kind);
     switch (status.kind) {
       case 'connecting':
         return this.show(`connecting to ${this.server}`);
@@ -162,15 +151,8 @@ export class StatusReporter {
     this.progress?.stop();
     this.progress = undefined;
     this.shown = 'live';
-    this.watched = true;
-    const outage = this.outage;
-    this.outage = undefined;
+    const recovered = this.outage.ended(this.where);
     if (first) this.term.notice(this.term.chalk.dim(`watching members ${this.where}`));
-    else if (outage) this.term.notice(this.term.chalk.dim(recovered(outage, this.where)));
+    else if (recovered !== undefined) this.term.notice(this.term.chalk.dim(recovered));
   }
-}
-
-function recovered(outage: Outage, where: string): string {
-  if (outage.crd) return `the Member CRD is installed again: watching members ${where}`;
-  return outage.network ? 'reconnected' : 'caught up';
 }

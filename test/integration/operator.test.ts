@@ -376,6 +376,36 @@ test('writes refused by RBAC: not ready, a metric, one error line naming release
   }
 });
 
+test('a watch the server ends on time and resumes at once is no reconnection: Reconnected comes only after an outage', async () => {
+  const ns = await env.cluster.createNamespace('op-renew');
+  await env.createMember(ns, 'wes');
+  const proxy = await startTcpProxy(Number(new URL(env.cp.server).port));
+  const op = startOperator(env, ['--watch-namespace', ns, '--watch-timeout', '1s'], {
+    kubeconfig: env.cp.kubeconfigFor({ server: `https://127.0.0.1:${proxy.port}` }),
+  });
+  try {
+    await op.waitFor((e) => e.event === 'Watching');
+    const opened = proxy.connections;
+    // The server ends each watch after 1 s: several renewals, each resumed at once.
+    await new Promise((r) => setTimeout(r, 4_500));
+    assert.ok(proxy.connections >= opened, 'the watch kept going');
+    assert.deepEqual(
+      op.entries().filter((e) => ['Reconnected', 'Reconnecting'].includes(e.event)),
+      [],
+    );
+    proxy.setMode('refuse');
+    proxy.cutAll();
+    await op.waitFor((e) => e.event === 'Reconnecting');
+    proxy.setMode('pass');
+    const back = await op.waitFor((e) => e.event === 'Reconnected');
+    assert.deepEqual([back.level, back.msg], ['info', 'reconnected']);
+    await stopOperator(op);
+  } finally {
+    await killAll([op]);
+    await proxy.close();
+  }
+});
+
 test('bad input: one line, the documented exit code', async (t) => {
   await t.test('unknown flags and bad values are usage errors', async () => {
     for (const args of [
