@@ -195,6 +195,10 @@ interface UninstallOptions {
 
 /** While the CRD is being deleted, the operator's finalizer is released again at most this often. */
 const RELEASE_EVERY_MS = 2000;
+/** How long a member being deleted is left to a running operator's goodbye before uninstall-crd lets it go. */
+const GRACE_MS = 5000;
+/** How long the API server may take to mark every member deleted once the CRD is. */
+const MARKING_MS = 10_000;
 
 export function uninstallCrdCommand(): Command {
   return new Command('uninstall-crd')
@@ -209,9 +213,10 @@ export function uninstallCrdCommand(): Command {
     .addHelpText(
       'after',
       `
-The operator's finalizer (${FINALIZER}) is removed from every Member, so that the deletion can end; other
-finalizers are left to whoever added them, and named if the wait times out. A CRD that is not installed is
-reported as such (exit 0).
+The operator's finalizer (${FINALIZER}) is removed from every Member being deleted with the CRD, so that the
+deletion can end: a running operator first gets ${GRACE_MS / 1000}s per member to say its goodbye and remove it
+itself. Other finalizers are left to whoever added them, and named if the wait times out. A CRD that is not
+installed is reported as such (exit 0).
 
 Example:
   member-watch uninstall-crd --yes`,
@@ -232,10 +237,14 @@ Example:
       }
       const progress = await ctx.term.progress(`deleting ${LABEL}`);
       try {
-        if (installed.metadata.deletionTimestamp === undefined) await crd.deleteCrd(kube);
-        const release = await finalizerReleaser(ctx, kube);
+        // Waiting, a running operator gets its grace; checking once (--timeout 0s, --no-wait), there is no time for it.
+        const graceMs = options.wait ? Math.min(GRACE_MS, options.timeout / 2) : 0;
+        const release = await finalizerReleaser(ctx, kube, graceMs, async () => {
+          if (installed.metadata.deletionTimestamp === undefined) await crd.deleteCrd(kube);
+        });
         await release();
         if (options.wait) await crd.waitUntilDeleted(kube, new crd.Deadline(options.timeout), release);
+        release.report();
       } catch (err) {
         throw await explainStuckDeletion(kube, err);
       } finally {
@@ -246,19 +255,28 @@ Example:
 }
 
 /**
- * Releases the operator's finalizer from every Member and reports it; called again while the deletion goes on
- * (at most every RELEASE_EVERY_MS), for a finalizer that an operator added before it saw the CRD go.
+ * Deletes the CRD (`deleteCrd`), then releases the operator's finalizer from the Members being deleted and reports
+ * it; called again while the deletion goes on (at most every RELEASE_EVERY_MS). `report()` says how many members someone else let go meanwhile.
  */
-async function finalizerReleaser(ctx: RunContext, kube: Kube): Promise<() => Promise<void>> {
-  const { releaseFinalizers } = await import('../members/finalizers.js');
+async function finalizerReleaser(
+  ctx: RunContext,
+  kube: Kube,
+  graceMs: number,
+  deleteCrd: () => Promise<void>,
+): Promise<(() => Promise<void>) & { report(): void }> {
+  const { DeletionRelease } = await import('../members/finalizers.js');
+  const deletion = new DeletionRelease(kube, graceMs);
+  await deletion.before();
+  await deleteCrd();
+  await deletion.untilMarked(MARKING_MS);
   const warned = new Set<string>();
   let last = Number.NEGATIVE_INFINITY;
-  return async () => {
+  const release = async (): Promise<void> => {
     if (Date.now() - last < RELEASE_EVERY_MS) return;
     last = Date.now();
     let released = 0;
     try {
-      const report = await releaseFinalizers(kube, { onReleased: () => (released += 1) });
+      const report = await deletion.release(() => (released += 1));
       for (const { namespace, name, message } of report.failed) {
         const key = `${namespace}/${name}`;
         if (!warned.has(key)) ctx.term.warn(`could not remove finalizer ${FINALIZER} from ${key}: ${message}`);
@@ -269,4 +287,9 @@ async function finalizerReleaser(ctx: RunContext, kube: Kube): Promise<() => Pro
       if (released > 0) ctx.term.result(`finalizer ${FINALIZER} removed from ${members(released)}`);
     }
   };
+  const report = (): void => {
+    const others = deletion.letGoByOthers;
+    if (others > 0) ctx.term.notice(`${members(others)} let go meanwhile by someone else (a running operator, with its goodbye)`);
+  };
+  return Object.assign(release, { report });
 }

@@ -13,6 +13,8 @@ export interface MemberRef {
 
 export interface Holder extends MemberRef {
   finalizers: string[];
+  /** It has a deletionTimestamp. */
+  deleting: boolean;
 }
 
 export interface ReleaseReport {
@@ -29,6 +31,8 @@ export interface ReleaseOptions {
   namespace?: string | undefined;
   /** Told about each member as its finalizer is removed, so that every change can be reported as it happens. */
   onReleased?: (member: MemberRef) => void;
+  /** Only these of the members that hold it (default: all). */
+  select?: (member: Holder) => boolean;
 }
 
 const CONCURRENCY = 8;
@@ -44,7 +48,7 @@ const MAX_ATTEMPTS = 5;
 export async function releaseFinalizers(kube: Kube, options: ReleaseOptions = {}): Promise<ReleaseReport> {
   const report: ReleaseReport = { released: 0, skipped: 0, failed: [] };
   await forEachHolderPage(kube, options.namespace, async (holders) => {
-    const holding = holders.filter((h) => h.finalizers.includes(FINALIZER));
+    const holding = holders.filter((h) => h.finalizers.includes(FINALIZER) && (options.select?.(h) ?? true));
     // After an error, no new patch starts, and the ones under way are counted before it is thrown.
     let fatal: { error: unknown } | undefined;
     const stop = new AbortController();
@@ -89,7 +93,8 @@ async function forEachHolderPage(
 ): Promise<void> {
   const keep = ({ metadata }: MemberObject): Holder | undefined => {
     const finalizers = metadata.finalizers ?? [];
-    return finalizers.length === 0 ? undefined : { namespace: metadata.namespace ?? '', name: metadata.name, finalizers };
+    if (finalizers.length === 0) return undefined;
+    return { namespace: metadata.namespace ?? '', name: metadata.name, finalizers, deleting: metadata.deletionTimestamp !== undefined };
   };
   try {
     await forEachMemberPage(kube, namespace, { keep, onPage });
@@ -156,4 +161,94 @@ export async function finalizerHolders(kube: Kube, namespace?: string): Promise<
     for (const holder of page) holders.set(`${holder.namespace}/${holder.name}`, holder);
   });
   return [...holders.values()];
+}
+
+/** Between two looks at the members, while their deletion is waited for. */
+const MARKED_POLL_MS = 200;
+
+/**
+ * Lets go of the members of a CRD being deleted, for uninstall-crd. The finalizer is removed only from members
+ * being deleted: a running operator would add it back to any other (and the count of removals would lie). Each
+ * is given `graceMs` from when it was first seen being deleted, for a running operator to say its goodbye and
+ * remove the finalizer itself; members let go that way are counted apart.
+ */
+export class DeletionRelease {
+  private readonly firstSeen = new Map<string, number>();
+  private readonly ours = new Set<string>();
+  /** Every member seen holding the finalizer, from before the CRD's deletion on. */
+  private readonly held = new Set<string>();
+  private holding = new Set<string>();
+  private unmarked = 0;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly graceMs: number,
+  ) {}
+
+  /** Members seen holding the finalizer that lost it to someone else (a running operator's goodbye). */
+  get letGoByOthers(): number {
+    return [...this.held].filter((key) => !this.ours.has(key) && !this.holding.has(key)).length;
+  }
+
+  /** Call before the CRD is deleted: which members hold the finalizer, to count them at the end. */
+  async before(): Promise<void> {
+    await this.look();
+  }
+
+  /**
+   * Waits (up to `limitMs`) until the API server has marked every member that holds the finalizer as being
+   * deleted: it does so right after the CRD's deletion, and only then can the finalizer go without coming back.
+   */
+  async untilMarked(limitMs: number): Promise<void> {
+    const end = Date.now() + limitMs;
+    do {
+      await this.look();
+      if (this.unmarked === 0) return;
+      await new Promise((r) => setTimeout(r, MARKED_POLL_MS));
+    } while (Date.now() < end);
+  }
+
+  /** One pass: removes the finalizer from the members due; `onReleased` hears of each. */
+  async release(onReleased: (member: MemberRef) => void): Promise<ReleaseReport> {
+    const now = Date.now();
+    const report = await releaseFinalizers(this.kube, {
+      onReleased: (member) => {
+        this.ours.add(keyOf(member));
+        onReleased(member);
+      },
+      select: (member) => this.due(member, now),
+    });
+    await this.look();
+    return report;
+  }
+
+  private due(member: Holder, now: number): boolean {
+    if (!member.deleting) return false;
+    const key = keyOf(member);
+    const seen = this.firstSeen.get(key) ?? now;
+    this.firstSeen.set(key, seen);
+    return now - seen >= this.graceMs;
+  }
+
+  /** Which members hold the finalizer now, and how many of them are not yet being deleted. */
+  private async look(): Promise<void> {
+    const holding = new Set<string>();
+    let unmarked = 0;
+    await forEachHolderPage(this.kube, undefined, (page) => {
+      for (const holder of page) {
+        if (!holder.finalizers.includes(FINALIZER)) continue;
+        const key = keyOf(holder);
+        holding.add(key);
+        this.held.add(key);
+        if (!holder.deleting) unmarked += 1;
+        else if (!this.firstSeen.has(key)) this.firstSeen.set(key, Date.now());
+      }
+    });
+    this.holding = holding;
+    this.unmarked = unmarked;
+  }
+}
+
+function keyOf(member: MemberRef): string {
+  return `${member.namespace}/${member.name}`;
 }

@@ -46,7 +46,7 @@ function shown(value: unknown): string {
 }
 
 /** `ns/a (x, y), ns/b (z)`, the first `limit` of them and how many more. */
-export function describeHolders(holders: Holder[], limit = 10): string {
+export function describeHolders(holders: Array<Pick<Holder, 'namespace' | 'name' | 'finalizers'>>, limit = 10): string {
   return escapeControl(
     nameList(
       holders.map((h) => `${h.namespace}/${h.name} (${h.finalizers.join(', ')})`),

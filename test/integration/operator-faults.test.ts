@@ -5,6 +5,7 @@ import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import {
   announced,
   FAST_ELECTION,
+  FINALIZER,
   kubeEvents,
   killAll,
   type LogEntry,
@@ -13,9 +14,9 @@ import {
   startOperator,
   stopOperator,
 } from './operator-support.js';
-import { useControlPlane, waitFor } from './support.js';
+import { GROUP, useControlPlane, waitFor } from './support.js';
 
-// Issue 16's findings: each of these tests failed on the operator before the fix it comes with.
+// Issue 16's findings 1 to 3: each failed on the operator that committed announcements by its status writes alone.
 
 const env = useControlPlane();
 const writes = (method: string): boolean => method !== 'GET';
@@ -174,5 +175,41 @@ test('finding 3: a leader partitioned right after its welcome reached the server
   } finally {
     await killAll(ops);
     await proxy.close();
+  }
+});
+
+test('uninstall-crd while an operator runs: no finalizer comes back; each member is seen off by the operator or let go by uninstall-crd, as counted', async () => {
+  const ns = await env.cluster.createNamespace('of-uninstall');
+  const names = Array.from({ length: 21 }, (_, i) => `u${i}`);
+  for (const name of names) await env.createMember(ns, name, 'blue');
+  const op = startOperator(env, ['--watch-namespace', ns]);
+  try {
+    for (const name of names) await op.waitFor(announced('Welcomed', name));
+    // The CRD goes for every namespace: members held in those of the tests before, with no operator, are let go by uninstall-crd.
+    const all = (await env.cluster.custom.listClusterCustomObject({ group: GROUP, version: 'v1', plural: 'members' })) as {
+      items: Array<{ metadata: { namespace: string; finalizers?: string[] } }>;
+    };
+    const elsewhere = all.items.filter((m) => m.metadata.namespace !== ns && (m.metadata.finalizers ?? []).includes(FINALIZER)).length;
+    const uninstalled = await env.cli(['uninstall-crd', '--yes']);
+    assert.equal(uninstalled.code, 0, uninstalled.stderr);
+    const removed = [...uninstalled.stdout.matchAll(/removed from (\d+) members?/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const others = Number(/^(\d+) members? let go meanwhile by someone else/m.exec(uninstalled.stderr)?.[1] ?? 0);
+    const farewells = op.entries().filter((e) => e.event === 'Farewell' && e.namespace === ns).length;
+    // A finalizer put back after uninstall-crd removed it would be removed twice, or hold the deletion for ever.
+    assert.equal(
+      removed + farewells,
+      names.length + elsewhere,
+      `${uninstalled.stdout}${uninstalled.stderr}${op
+        .entries()
+        .filter((e) => e.level !== 'info' || e.event === 'Farewell')
+        .map((e) => e.msg)
+        .join('\n')}`,
+    );
+    assert.equal(others, farewells, uninstalled.stderr);
+    assert.deepEqual(repeats([op], ns, 'Farewell'), []);
+    await op.waitFor((e) => e.event === 'WaitingForCRD');
+    await stopOperator(op);
+  } finally {
+    await killAll([op]);
   }
 });
