@@ -46,7 +46,7 @@ Examples:
       }
       const verb = report.misfits.length === 1 ? 'does' : 'do';
       throw new CliError(ExitCode.Usage, `${report.misfits.length} of ${members(report.checked)} ${where} ${verb} not fit the schema`, {
-        hint: fit.fixHint(migrated),
+        hint: fit.fixHint(migrated, report.misfits),
       });
     });
 }

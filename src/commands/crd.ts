@@ -134,7 +134,9 @@ async function checkMembersFirst(run: Install): Promise<void> {
     ctx.term.warn(`${summary}; going on because of --force: what is listed is dropped or refused at each member's next write`);
     return;
   }
-  throw new CliError(ExitCode.Usage, `${summary}; nothing was changed`, { hint: `${fixHint(false)}; or run install-crd --force` });
+  throw new CliError(ExitCode.Usage, `${summary}; nothing was changed`, {
+    hint: `${fixHint(false, report.misfits)}; or run install-crd --force`,
+  });
 }
 
 async function checkServedMembers(run: Install, schema: SchemaNode): Promise<CheckReport> {

@@ -58,11 +58,15 @@ export function describeHolders(holders: Array<Pick<Holder, 'namespace' | 'name'
 /**
  * How to mend a member that does not fit. Before the schema is installed, server-side apply (apply-member) can
  * set any team; once it is, the API server (1.20 tested) refuses to server-side apply to a member whose stored
- * team is not a string, while a merge patch works.
+ * team is not a string, while a merge patch works. A status is the operator's record, written through its own
+ * subresource: setting its team to the member's own records that team as announced, without a word.
  */
-export function fixHint(schemaInstalled: boolean): string {
+export function fixHint(schemaInstalled: boolean, misfits: MemberMisfits[] = []): string {
   const team = schemaInstalled
     ? `kubectl patch member NAME -n NAMESPACE --type merge -p '{"spec":{"memberOf":"TEAM"}}' sets a valid team`
     : '`member-watch apply-member NAME -n NAMESPACE --team TEAM` sets a valid team';
-  return `fix each member listed: ${team}, \`kubectl edit member NAME -n NAMESPACE\` moves or removes a field the schema does not know`;
+  const status = misfits.some((m) => m.misfits.some((f) => f.path.startsWith('status.')))
+    ? `, \`kubectl patch member NAME -n NAMESPACE --subresource status --type merge -p '{"status":{"announcedTeam":"TEAM"}}'\` (kubectl 1.24 or later) records the member's team as the one announced`
+    : '';
+  return `fix each member listed: ${team}${status}, \`kubectl edit member NAME -n NAMESPACE\` moves or removes a field the schema does not know`;
 }

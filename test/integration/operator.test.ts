@@ -406,6 +406,32 @@ test('a watch the server ends on time and resumes at once is no reconnection: Re
   }
 });
 
+test('a status edited by hand: cleared, it is restored from the Welcomed Event without a second welcome; over the limits of spec, refused', async () => {
+  const ns = await env.cluster.createNamespace('op-status');
+  await env.createMember(ns, 'hal', 'blue');
+  const op = startOperator(env, ['--watch-namespace', ns]);
+  const status = { group: GROUP, version: 'v1', plural: 'members', namespace: ns, name: 'hal' };
+  try {
+    await op.waitFor(announced('Welcomed', 'hal'));
+    const before = await waitFor('the status', async () => (await memberStatus(env, ns, 'hal'))?.status?.announcedAt);
+    for (const cleared of [null, { announcedTeam: 'blue' }]) {
+      await env.cluster.custom.replaceNamespacedCustomObjectStatus({
+        ...status,
+        body: { ...(await memberStatus(env, ns, 'hal')), status: cleared },
+      });
+      await waitFor('the status restored', async () =>
+        (await memberStatus(env, ns, 'hal'))?.status?.announcedAt === before ? true : undefined,
+      );
+    }
+    assert.deepEqual(op.announcements(ns), ['Welcomed hal blue']);
+    const long = { ...(await memberStatus(env, ns, 'hal')), status: { announcedTeam: 'x'.repeat(64), announcedAt: before } };
+    await assert.rejects(env.cluster.custom.replaceNamespacedCustomObjectStatus({ ...status, body: long }), /announcedTeam/);
+    await stopOperator(op);
+  } finally {
+    await killAll([op]);
+  }
+});
+
 test('bad input: one line, the documented exit code', async (t) => {
   await t.test('unknown flags and bad values are usage errors', async () => {
     for (const args of [

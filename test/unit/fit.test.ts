@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseCrdManifest, storageSchema } from '../../src/members/crd.js';
 import { type Misfit, SchemaFit } from '../../src/members/fit.js';
-import { describeHolders, describeMisfit, misfitLines } from '../../src/present/fit.js';
+import { describeHolders, describeMisfit, fixHint, misfitLines } from '../../src/present/fit.js';
 
 const manifest = await parseCrdManifest(readFileSync(new URL('../../crds/member.yaml', import.meta.url), 'utf8'));
 const schema = storageSchema(manifest);
@@ -63,6 +63,21 @@ test('fields the schema does not know are reported as dropped, and a misplaced o
       ['status.note', 'unknown'],
     ],
   );
+});
+
+test('status.announcedTeam is held to the limits of spec.memberOf, and the hint says how to mend a status', () => {
+  const status = (announcedTeam: string): Record<string, unknown> =>
+    member({ status: { announcedTeam, announcedAt: '2026-11-25T10:00:00Z' } });
+  assert.deepEqual(
+    [status('x'.repeat(64)), status(''), status('a\u0007b')].map((m) => fit.misfits(m).map((f: Misfit) => `${f.path} ${f.kind}`)),
+    [['status.announcedTeam maxLength'], ['status.announcedTeam minLength'], ['status.announcedTeam pattern']],
+  );
+  const misfits = [{ namespace: 'crew', name: 'p', misfits: fit.misfits(status('x'.repeat(64))) }];
+  assert.match(
+    fixHint(true, misfits),
+    /kubectl patch member NAME -n NAMESPACE --subresource status --type merge -p '\{"status":\{"announcedTeam":"TEAM"\}\}'/,
+  );
+  assert.doesNotMatch(fixHint(true), /subresource/);
 });
 
 test('a schema that keeps unknown fields drops nothing', () => {
