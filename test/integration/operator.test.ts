@@ -406,6 +406,55 @@ test('a watch the server ends on time and resumes at once is no reconnection: Re
   }
 });
 
+test('what is announced: each team the operator observes, in order, from the last one announced; `watch` sees every change', async (t) => {
+  const ns = await env.cluster.createNamespace('op-quick');
+  await env.createMember(ns, 'pat', 't0');
+  const op = startOperator(env, ['--watch-namespace', ns]);
+  const watch = env.spawn(['watch', '-n', ns, '-o', 'json']);
+  try {
+    await op.waitFor(announced('Welcomed', 'pat'));
+    await watch.waitForLine((l) => l.includes('"type":"ADDED"'));
+    const teams = Array.from({ length: 8 }, (_, i) => `t${i + 1}`);
+    // Eight changes as fast as the API server takes them (patches without a precondition, as apply-member's are):
+    // the operator may see only some of them.
+    for (const team of teams) {
+      await env.cluster.custom.patchNamespacedCustomObject({
+        group: GROUP,
+        version: 'v1',
+        plural: 'members',
+        namespace: ns,
+        name: 'pat',
+        body: [{ op: 'add', path: '/spec/memberOf', value: team }],
+      });
+    }
+    await op.waitFor((e) => e.event === 'Moved' && e.team === 't8');
+    await watch.waitForLine((l) => l.includes('"team":"t8"'));
+    const moves = op.entries().filter((e) => e.event === 'Moved');
+    const said = moves.map((e) => String(e.team));
+    t.diagnostic(`8 changes, ${said.length} moves announced: ${said.join(', ')}`);
+    // A chain: each move leaves the team the one before announced, and the teams come in the order they were set.
+    assert.deepEqual(
+      moves.map((e) => e.previousTeam),
+      ['t0', ...said.slice(0, -1)],
+    );
+    assert.deepEqual(
+      said,
+      teams.filter((t) => said.includes(t)),
+    );
+    const seen = watch.lines.map((l) => JSON.parse(l) as { type: string; team: string }).filter((e) => e.type === 'MODIFIED');
+    assert.deepEqual(
+      seen.map((e) => e.team),
+      teams,
+    );
+    const events = await waitForEvents(env, ns, ['Welcomed welcome pat to the team t0 x1', ...moves.map((e) => `Moved ${e.msg} x1`)]);
+    assert.equal(events.length, moves.length + 1);
+    await stopOperator(op);
+  } finally {
+    watch.kill('SIGTERM');
+    await killAll([op]);
+  }
+});
+
 test('a status edited by hand: cleared, it is restored from the Welcomed Event without a second welcome; over the limits of spec, refused', async () => {
   const ns = await env.cluster.createNamespace('op-status');
   await env.createMember(ns, 'hal', 'blue');
