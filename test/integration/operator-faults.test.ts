@@ -138,7 +138,7 @@ test('finding 2: the Lease deleted by hand: never two replicas acting at once, a
   }
 });
 
-test('finding 3: a leader partitioned right after its welcome reached the server: the welcome is told once, as an Event and in a log', async () => {
+test('finding 3: a leader partitioned right after its welcome reached the server: the welcome is told once, as an Event and in a log', async (t) => {
   const ns = await env.cluster.createNamespace('of-split');
   const proxy = await startHttpFaultProxy(env.cp);
   const election = ['--watch-namespace', ns, '--leader-elect', '--leader-election-namespace', ns, ...FAST_ELECTION];
@@ -171,6 +171,8 @@ test('finding 3: a leader partitioned right after its welcome reached the server
     const welcomes: LogEntry[] = ops.flatMap((op) => op.entries().filter(announced('Welcomed', 'p1')));
     assert.equal(welcomes.length, 1, `welcomed ${welcomes.length} times (first: ${JSON.stringify(told[0])})`);
     assert.deepEqual(await eventsOf(ns, 'Welcomed'), ['p1']);
+    const teller = cutOff.entries().some(announced('Welcomed', 'p1')) ? 'the cut-off leader, late' : 'the new leader';
+    t.diagnostic(`the welcome was told by ${teller}`);
     for (const op of ops) await stopOperator(op);
   } finally {
     await killAll(ops);
