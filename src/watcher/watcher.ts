@@ -500,8 +500,9 @@ class MemberWatch<S extends MemberState> {
       lasted = Date.now() - opened;
       this.backoff.connectionLasted(lasted);
     }
-    // A server that closes at once without a word is failing, not timing out: back off rather than spin.
-    if (lines === 0 && lasted < 1000) throw new ClosedAtOnce();
+    // A server that closes at once without a word is failing, not timing out: back off rather than spin. "At once"
+    // is well before the timeout asked for, which the server counts from before its answer began.
+    if (lines === 0 && lasted < closedAtOnceBelowMs(this.options.watchTimeoutSeconds)) throw new ClosedAtOnce();
   }
 
   private goLive(): void {
@@ -709,6 +710,10 @@ function watchError(status: ErrorStatus): ApiError {
     reason: status.reason ?? '',
     message: status.message ?? 'the API server ended the watch with an error it did not describe',
   });
+}
+
+function closedAtOnceBelowMs(watchTimeoutSeconds: number): number {
+  return Math.min(1000, (watchTimeoutSeconds * 1000) / 2);
 }
 
 /** The server ends each watch after its timeout; silence well beyond that means the connection is dead. */
