@@ -73,23 +73,20 @@ function memberOps(cluster: Cluster): Pick<TestEnv, 'createMember' | 'setTeam' |
         body: { apiVersion: `${GROUP}/v1`, kind: 'Member', metadata: { name }, spec: team === undefined ? {} : { memberOf: team } },
       });
     },
+    // Patches without a precondition, as `kubectl patch` sends them: an operator writing the member's finalizer or
+    // status meanwhile is no conflict.
     async setTeam(namespace, name, team) {
-      const current = (await cluster.custom.getNamespacedCustomObject({ ...base, namespace, name })) as Member;
-      await cluster.custom.replaceNamespacedCustomObject({
-        ...base,
-        namespace,
-        name,
-        body: { ...current, spec: team === undefined ? {} : { memberOf: team } },
-      });
+      const spec = team === undefined ? {} : { memberOf: team };
+      await cluster.custom.patchNamespacedCustomObject({ ...base, namespace, name, body: [{ op: 'add', path: '/spec', value: spec }] });
     },
     async labelMember(namespace, name, key, value) {
       const current = (await cluster.custom.getNamespacedCustomObject({ ...base, namespace, name })) as Member;
       const labels = { ...current.metadata.labels, [key]: value };
-      await cluster.custom.replaceNamespacedCustomObject({
+      await cluster.custom.patchNamespacedCustomObject({
         ...base,
         namespace,
         name,
-        body: { ...current, metadata: { ...current.metadata, labels } },
+        body: [{ op: 'add', path: '/metadata/labels', value: labels }],
       });
     },
     async deleteMember(namespace, name) {
