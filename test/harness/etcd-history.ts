@@ -18,8 +18,26 @@ interface EtcdResponse {
 }
 
 interface StoredMember {
-  metadata?: { uid?: string };
+  metadata?: { uid?: string; generation?: number; deletionTimestamp?: string; finalizers?: unknown };
   spec?: { memberOf?: unknown };
+  status?: { announcedTeam?: unknown; announcedAt?: unknown; observedGeneration?: unknown };
+}
+
+/** What else etcd stored of a member: what an operator wrote on it (finalizers, status) and whether it is being deleted. */
+export interface StoredState {
+  generation: number;
+  deleting: boolean;
+  finalizers: readonly string[];
+  announcedTeam: string | null;
+  announcedAt: string | null;
+  observedGeneration: number | null;
+}
+
+/** A change with the rest of what etcd stored (for a delete: what it held last), and when the history saw it. */
+export interface StoredChange extends TruthChange {
+  stored: StoredState;
+  /** Date.now() when the change arrived here: a little after it committed. */
+  seenAt: number;
 }
 
 /**
@@ -30,8 +48,8 @@ interface StoredMember {
  * Compacting etcd must not overtake it (`compactBehind()`): a watch behind a compaction is cancelled.
  */
 export class EtcdHistory {
-  readonly changes: TruthChange[] = [];
-  private readonly current = new Map<string, { uid: string; team: string | null }>();
+  readonly changes: StoredChange[] = [];
+  private readonly current = new Map<string, { uid: string; team: string | null; stored: StoredState }>();
   private readonly waiters = new Set<() => void>();
   private partial = '';
   private failure: Error | undefined;
@@ -122,26 +140,43 @@ export class EtcdHistory {
     for (const event of response.Events ?? []) this.changes.push(this.toChange(event));
   }
 
-  private toChange(event: EtcdEvent): TruthChange {
+  private toChange(event: EtcdEvent): StoredChange {
     const key = Buffer.from(event.kv.key, 'base64').toString('utf8');
     const [namespace = '', name = ''] = key.slice(PREFIX.length).split('/');
     const revision = event.kv.mod_revision;
+    const seenAt = Date.now();
     if (event.type === 1) {
       const was = this.current.get(key);
       if (was === undefined) throw new Error(`etcd deleted ${key} at ${revision}, which it never stored while observed`);
       this.current.delete(key);
-      return { revision, kind: 'delete', namespace, name, uid: was.uid, team: was.team };
+      return { revision, kind: 'delete', namespace, name, ...was, seenAt };
     }
     const stored = JSON.parse(Buffer.from(event.kv.value ?? '', 'base64').toString('utf8')) as StoredMember;
-    const memberOf = stored.spec?.memberOf;
-    // The watcher treats an empty team, or one that is not a string (schemaless CRDs allow it), as none.
-    const now = { uid: stored.metadata?.uid ?? '', team: typeof memberOf === 'string' && memberOf !== '' ? memberOf : null };
+    const now = { uid: stored.metadata?.uid ?? '', team: textOrNull(stored.spec?.memberOf), stored: storedState(stored) };
     this.current.set(key, now);
-    return { revision, kind: 'put', namespace, name, ...now };
+    return { revision, kind: 'put', namespace, name, ...now, seenAt };
   }
 
   private fail(err: Error): void {
     this.failure ??= err;
     for (const check of [...this.waiters]) check();
   }
+}
+
+/** The watcher treats an empty team, or one that is not a string (schemaless CRDs allow it), as none. */
+function textOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function storedState(stored: StoredMember): StoredState {
+  const { metadata = {}, status = {} } = stored;
+  const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers.filter((f): f is string => typeof f === 'string') : [];
+  return {
+    generation: metadata.generation ?? 0,
+    deleting: typeof metadata.deletionTimestamp === 'string',
+    finalizers,
+    announcedTeam: textOrNull(status.announcedTeam),
+    announcedAt: typeof status.announcedAt === 'string' ? status.announcedAt : null,
+    observedGeneration: typeof status.observedGeneration === 'number' ? status.observedGeneration : null,
+  };
 }

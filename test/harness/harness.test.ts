@@ -157,6 +157,48 @@ test('the proxy stalls: nothing arrives while it holds, nothing is lost once it 
   watch.destroy();
 });
 
+test('the proxy deafens: a request goes through and takes effect, its answer is held until it lets go', async (t) => {
+  const proxy = await startTcpProxy(Number(new URL(cp.server).port));
+  // One connection, handshaken before the proxy deafens: a new one could not finish its TLS handshake.
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => {
+    agent.destroy();
+    return proxy.close();
+  });
+  const request = (method: string, path: string, body?: object): Promise<number> =>
+    new Promise((res, rej) => {
+      const req = https.request(`https://127.0.0.1:${proxy.port}${path}`, {
+        method,
+        agent,
+        ca: readFileSync(cp.caFile),
+        headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
+      });
+      req.once('response', (resp) => {
+        resp.resume();
+        resp.once('end', () => res(resp.statusCode ?? 0));
+      });
+      req.once('error', rej);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  assert.equal(await request('GET', '/version'), 200);
+  proxy.setMode('deafen');
+  const name = `deafened-${Date.now()}`;
+  let answered = false;
+  const created = request('POST', '/api/v1/namespaces', { metadata: { name } }).then((status) => {
+    answered = true;
+    return status;
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !(await cluster.core.listNamespace()).items.some((n) => n.metadata?.name === name))
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await cluster.core.readNamespace({ name })).metadata?.name, name, 'the request did not go through');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(answered, false, 'the answer went through');
+  assert.ok(proxy.stalled > 0, 'nothing was held');
+  proxy.setMode('pass');
+  assert.equal(await created, 201);
+});
+
 test('kube-apiserver killed with SIGKILL comes back on the same port and etcd', async () => {
   const name = await cluster.createNamespace('killed');
   await cp.killApiserver();

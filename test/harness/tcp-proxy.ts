@@ -3,9 +3,10 @@ import net from 'node:net';
 /**
  * pass: forwards; refuse: resets new connections; blackhole: swallows everything (a silent, half-open peer);
  * trickle: a slow link; stall: holds everything, losing nothing, until the mode changes (a link that stops and
- * recovers, as TCP does through a short outage).
+ * recovers, as TCP does through a short outage); deafen: requests go through, answers are held as in a stall (a
+ * client whose writes land but who hears nothing back, the worst moment of a partition for a writer).
  */
-export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'trickle' | 'stall';
+export type ProxyMode = 'pass' | 'refuse' | 'blackhole' | 'trickle' | 'stall' | 'deafen';
 
 /** A slow link: this many bytes, then a pause, in both directions (about 3 KB/s). */
 const TRICKLE_BYTES = 64;
@@ -18,7 +19,7 @@ export interface TcpProxy {
   readonly connections: number;
   /** Bytes that went through in trickle mode: proof that the slow path was taken. */
   readonly trickled: number;
-  /** Chunks held back in stall mode: proof that a stall met traffic. */
+  /** Chunks held back in stall or deafen mode: proof that a stall met traffic. */
   readonly stalled: number;
   close(): Promise<void>;
 }
@@ -28,7 +29,7 @@ interface Pair {
   upstream: net.Socket | undefined;
   /** Bytes still dripping in trickle mode: a close or end from one side waits for them, as a slow link would. */
   dripping: Set<Promise<void>>;
-  /** Chunks held in stall mode, each with the side it came from: delivered in order when the stall ends. */
+  /** Chunks held in stall or deafen mode, each with the side it came from: delivered in order when it ends. */
   held: Array<() => void>;
 }
 
@@ -63,7 +64,7 @@ class Proxy implements TcpProxy {
 
   setMode(mode: ProxyMode): void {
     this.mode = mode;
-    if (mode !== 'stall') for (const pair of this.pairs) for (const release of pair.held.splice(0)) release();
+    if (mode !== 'stall' && mode !== 'deafen') for (const pair of this.pairs) for (const release of pair.held.splice(0)) release();
   }
 
   cutAll(): void {
@@ -120,7 +121,7 @@ class Proxy implements TcpProxy {
   /** Passes one chunk on as the mode says; true when it paused `from` and will resume it itself. */
   private relay(pair: Pair, from: net.Socket, to: net.Socket, chunk: Buffer): boolean {
     if (this.mode === 'blackhole') return false;
-    if (this.mode === 'stall') {
+    if (this.mode === 'stall' || (this.mode === 'deafen' && from === pair.upstream)) {
       // Paused, so nothing overtakes the held chunk; reading resumes once it is delivered.
       from.pause();
       this.heldChunks += 1;

@@ -237,7 +237,9 @@ async function churnAndCheck(env: TestEnv, truth: EtcdHistory, prng: Prng, plan:
     );
     const streamed = needsStreamedLists().skip === undefined;
     await startWatchers(env, groups, streamed ? ['streamed', 'paged'] : ['paged'], watchers);
-    const injectors = groups.map((g) => new FaultInjector(g.kind, prng.fork(`faults:${g.kind}`), { cp: env.cp, proxy: g.proxy, truth }));
+    const injectors = groups.map(
+      (g) => new FaultInjector(g.kind, prng.fork(`faults:${g.kind}`), { cp: env.cp, proxies: [g.proxy], truth }),
+    );
     const stretch = plan.operations / (plan.faultsPerKind + 1);
     const faults = Promise.all(
       injectors.map((injector, i) =>
