@@ -11,7 +11,8 @@ import type { Replicas } from './replicas.js';
  * partition: the leader alone cut off through its own proxy, while the others are not: its bytes held (stall),
  * its requests let through but their answers held (deafen: writes land, the writer does not know), or its
  * connections cut and new ones never answered (blackhole), for up to a lease duration and a few seconds more;
- * lease: the Lease deleted, or taken by a stranger that renews it for a few seconds and then goes silent;
+ * lease: the Lease deleted (up to three times in a row, each time once it was created again), or taken by a
+ * stranger that renews it for a few seconds and then goes silent;
  * sigstop: the leader frozen with SIGSTOP for up to a lease duration and a few seconds more, then SIGCONT.
  */
 export type ReplicaFaultKind = 'sigkill' | 'partition' | 'lease' | 'sigstop';
@@ -95,16 +96,43 @@ export class ReplicaFaults<T extends { readonly cli: RunningCli }> extends Sched
     return this.targets.cluster.kc.makeApiClient(CoordinationV1Api);
   }
 
+  /** Deleted one to three times in a row, each time once a replica has created it again. */
   private async deleteLease(): Promise<void> {
+    const times = this.prng.int(1, 3);
+    const done: string[] = [];
+    for (let i = 0; i < times; i++) {
+      if (i > 0 && !(await this.recreated())) break;
+      done.push((await this.deleteOnce()) ? 'deleted' : 'deleted, but there was none');
+    }
+    this.log.push({ kind: 'lease', detail: done.join(', then ') });
+  }
+
+  private async deleteOnce(): Promise<boolean> {
     const { namespace, name } = this.targets.lease;
-    const deleted = await this.api.deleteNamespacedLease({ namespace, name }).then(
+    return this.api.deleteNamespacedLease({ namespace, name }).then(
       () => true,
       (err: unknown) => {
         if ((err as { code?: number }).code === 404) return false;
         throw err;
       },
     );
-    this.log.push({ kind: 'lease', detail: deleted ? 'deleted' : 'deleted, but there was none' });
+  }
+
+  /** Waits (a lease duration at most) until some replica has created the Lease again. */
+  private async recreated(): Promise<boolean> {
+    const { namespace, name } = this.targets.lease;
+    const until = Date.now() + this.targets.leaseDurationMs;
+    while (Date.now() < until) {
+      if (
+        await this.api.readNamespacedLease({ namespace, name }).then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   /** A stranger takes the Lease and renews it every retry period for a while, then stops without a word. */
