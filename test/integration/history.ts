@@ -4,7 +4,7 @@ import { parseEvents, type PrintedEvent } from '../harness/watch-checker.js';
 import type { TestEnv } from './support.js';
 
 /** Retries a read while the API server is away (stopped, killed, starting): the server is the judge. */
-async function settle<T>(read: () => Promise<T>, attempts = 100): Promise<T> {
+export async function settle<T>(read: () => Promise<T>, attempts = 100): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await read();
@@ -314,7 +314,8 @@ export class Churn {
   private async readBack(namespace: string, name: string): Promise<Held> {
     // A killed kube-apiserver takes seconds to come back and then answers 503 for a while: wait up to a minute.
     const member = await settle(() => this.env.getMember(namespace, name), 300);
-    return member === undefined ? null : { team: member.spec?.memberOf };
+    // One being deleted (an operator's finalizer holds it) is gone for the driver: its name is free once it is let go.
+    return member === undefined || member.metadata.deletionTimestamp !== undefined ? null : { team: member.spec?.memberOf };
   }
 
   private randomTeam(): string | undefined {

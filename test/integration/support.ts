@@ -29,6 +29,7 @@ export interface Member {
     namespace: string;
     uid: string;
     resourceVersion: string;
+    deletionTimestamp?: string;
     labels?: Record<string, string>;
     managedFields?: Array<{ manager: string }>;
   };
