@@ -3,21 +3,25 @@
  * incarnation (by uid).
  *
  * The truth is etcd's history of the Members (test/harness/etcd-history.ts): every creation, team change and
- * deletion, and what the operator committed on the member itself, which is its record of the announcements:
- * - a welcome: the first version whose status has `announcedAt`, announcing `status.announcedTeam`;
- * - a move: a later version whose `status.announcedTeam` differs from the version before (from that team to this);
- * - a goodbye (finalizer on): the version without the operator's finalizer, or the deletion, after a version
- *   being deleted, welcomed and held by it. With --no-finalizer there is no record: the deletion of a welcomed
- *   member allows one goodbye and requires none.
+ * deletion, and what the operator wrote on the member itself. The record of the announcements is what the cluster
+ * holds of them, whichever the operator makes its commit point: the member's status and the Events.
+ * - the status: a welcome is the first version with `status.announcedAt`, announcing `status.announcedTeam`; a
+ *   move a later version whose `status.announcedTeam` differs from the version before (from that team to this);
+ *   a goodbye (finalizer on) the version without the operator's finalizer, or the deletion, after a version being
+ *   deleted, welcomed and held by it;
+ * - the Events, by involvedObject.uid and reason, each counted `count` or `series.count` times, whatever their
+ *   names; the teams of a move read from the message, in the seed's words.
+ * An announcement is in the record when either holds it (the same one in both counts once). With --no-finalizer
+ * the deletion of a welcomed member allows one goodbye and requires none, unless an Event records it.
  *
- * What was said is every replica's JSON log (announcement lines carry the member's uid) and the Kubernetes Events
- * (by involvedObject.uid and reason, each counted `count` or `series.count` times, whatever their names). Checked:
- * - per uid at most one Welcomed and one Farewell, in the logs summed over replicas and in the Events;
- * - every Moved, in the logs and in the Events, is one committed move (from the team announced before it to the
- *   team after), at most once: never two for one change, never one that does not continue the last announced team;
- * - nothing is said that was not committed, and the committed teams are teams the member had, in its order;
- * - every commit is logged, except where a replica died or stopped leading (lost its answer and its Lease) around
- *   it, and then its Event exists, unless the namespace refused Events by then (being deleted);
+ * Checked, against the record and every replica's JSON log (announcement lines carry the member's uid):
+ * - per uid at most one Welcomed and one Farewell, in the logs summed over replicas, in the Events, in the record;
+ * - the moves of the record are one chain through the teams the member had, in its order, from its welcome: never
+ *   two for one change, never one that does not continue the last announced team; a status announces no team
+ *   the member did not have by then;
+ * - no line says what the record does not hold, nor more often;
+ * - everything recorded is logged, except where a replica died or stopped leading (lost its answer and its Lease)
+ *   around it, and then its Event exists, unless the namespace refused Events by then (being deleted);
  * - every member alive when the churn settled is welcomed, its status agrees with its spec (team, generation) and
  *   it carries the finalizer exactly when the operator runs with it; with the finalizer, every member deleted
  *   after its welcome was seen off, and nothing stays Terminating.
@@ -58,6 +62,10 @@ export interface KubeEvent {
   count?: number;
   series?: { count?: number } | null;
   reportingInstance?: string;
+  /** When it happened (events.k8s.io), or first and last happened (core/v1): the operator's clock. */
+  eventTime?: string | Date | null;
+  firstTimestamp?: string | Date | null;
+  lastTimestamp?: string | Date | null;
 }
 
 export interface OperatorCheckOptions {
@@ -77,7 +85,7 @@ export interface OperatorCheckOptions {
 export interface OperatorFigures {
   /** Member incarnations (uids) in the history. */
   members: number;
-  /** Announcements committed, by kind. */
+  /** Announcements in the record (status and Events), by kind. */
   welcomes: number;
   moves: number;
   goodbyes: number;
@@ -85,13 +93,13 @@ export interface OperatorFigures {
   logged: number;
   /** Announcement Events, each counted as often as it says it happened. */
   recorded: number;
-  /** Commits no log line tells. */
+  /** Announcements no log line tells. */
   untold: number;
-  /** Of those, where a process died or stopped leading around the commit. */
+  /** Of those, where a process died or stopped leading around the commit and the Event tells it. */
   excused: number;
-  /** Commits without their Event, in namespaces that accepted Events then. */
+  /** Announcements without their Event, in namespaces that accepted Events then. */
   eventless: number;
-  /** Lines and Event occurrences beyond what was committed: twice, or never committed. */
+  /** Lines beyond the record, and Events of a welcome or a goodbye beyond one. */
   repeated: number;
   /** Terms of leadership begun (`Leading` lines). */
   leaderships: number;
@@ -105,6 +113,7 @@ export interface OperatorVerdict {
   problems: string[];
 }
 
+/** An announcement the member's versions record (its status, its finalizer). */
 interface Commit {
   kind: AnnouncementKind;
   revision: number;
@@ -115,13 +124,12 @@ interface Commit {
   optional: boolean;
 }
 
-/** One member incarnation: its changes, and the announcements its versions record. */
+/** One member incarnation: its changes, and what was said of it. */
 interface Incarnation {
   uid: string;
   namespace: string;
   name: string;
   changes: StoredChange[];
-  commits: Commit[];
 }
 
 interface Said {
@@ -130,6 +138,8 @@ interface Said {
   previousTeam: string | null;
   /** How many times: 1 for a line, the count for an Event. */
   times: number;
+  /** Date.now() when it happened, for an Event (its own time). */
+  at: number | undefined;
   /** For the report: which process, or which Event object. */
   where: string;
 }
@@ -140,6 +150,24 @@ interface Told {
   events: Said[];
   unreadable: string[];
 }
+
+/** One announcement of the record (status and Events together), and how often each source has it. */
+interface Entry {
+  kind: AnnouncementKind;
+  team: string | null;
+  previousTeam: string | null;
+  /** In the status (versions of the member). */
+  status: number;
+  events: number;
+  lines: number;
+  /** Date.now() moments of it: status commits as the history saw them, Events' own times. */
+  moments: number[];
+  /** A goodbye without the finalizer, that no Event records: allowed, not owed. */
+  optional: boolean;
+}
+
+/** The record of one uid, by announcement (`Welcomed blue`, `Moved blue -> red`, `Farewell`). */
+type Ledger = Map<string, Entry>;
 
 export function checkOperator(
   truth: readonly StoredChange[],
@@ -154,39 +182,44 @@ export function checkOperator(
   const excuses = excusesOf(logs, options.answerWindowMs);
   for (const member of incarnations.values()) {
     const mine = told.get(member.uid) ?? { lines: [], events: [], unreadable: [] };
-    const found = checkIncarnation(member, mine, excuses, options);
-    addFigures(figures, member, mine, found);
-    problems.push(...found.problems.map((p) => `${describe(member)}: ${p}`));
+    const commits = commitsOf(
+      member.changes,
+      options.finalizer,
+      mine.events.some((e) => e.kind === 'Welcomed'),
+    );
+    const record = recordOf(commits, mine);
+    const found = checkIncarnation({ member, commits, record, told: mine }, excuses, options);
+    addFigures(figures, record, found);
+    problems.push(...found.problems.map((p) => `${describe(member, commits)}: ${p}`));
   }
   return { figures, problems };
 }
 
-// --- the truth: incarnations and their commits ---
+// --- the truth: incarnations and what their versions record ---
 
 function incarnationsOf(truth: readonly StoredChange[], options: OperatorCheckOptions): Map<string, Incarnation> {
   const byUid = new Map<string, Incarnation>();
   for (const change of truth) {
     if (!options.namespaces.has(change.namespace)) continue;
-    let member = byUid.get(change.uid);
-    if (member === undefined) {
-      member = { uid: change.uid, namespace: change.namespace, name: change.name, changes: [], commits: [] };
-      byUid.set(change.uid, member);
-    }
+    const member = byUid.get(change.uid) ?? { uid: change.uid, namespace: change.namespace, name: change.name, changes: [] };
+    byUid.set(change.uid, member);
     member.changes.push(change);
   }
-  for (const member of byUid.values()) member.commits = commitsOf(member.changes, options.finalizer);
   return byUid;
 }
 
-function commitsOf(changes: readonly StoredChange[], finalizer: boolean): Commit[] {
+/** `welcomedByEvent`: a welcome the Events hold although no status does (its writer stopped in between). */
+function commitsOf(changes: readonly StoredChange[], finalizer: boolean, welcomedByEvent: boolean): Commit[] {
   const commits: Commit[] = [];
   let before: StoredState | undefined;
   for (const change of changes) {
     const commit = change.kind === 'put' ? statusCommit(before, change.stored) : undefined;
     if (commit !== undefined) commits.push({ ...commit, revision: change.revision, seenAt: change.seenAt, optional: false });
-    const goodbye = goodbyeCommit(before, change, finalizer);
-    if (goodbye !== undefined)
+    const welcomed = welcomedByEvent || (before !== undefined && before.announcedAt !== null);
+    const goodbye = welcomed && before !== undefined ? goodbyeCommit(before, change, finalizer) : undefined;
+    if (goodbye !== undefined) {
       commits.push({ ...goodbye, revision: change.revision, seenAt: change.seenAt, previousTeam: null, team: null });
+    }
     before = change.stored;
   }
   return commits;
@@ -199,16 +232,46 @@ function statusCommit(before: StoredState | undefined, now: StoredState): Pick<C
   return { kind: 'Moved', team: now.announcedTeam, previousTeam: before.announcedTeam };
 }
 
-function goodbyeCommit(
-  before: StoredState | undefined,
-  change: StoredChange,
-  finalizer: boolean,
-): Pick<Commit, 'kind' | 'optional'> | undefined {
-  if (before === undefined || before.announcedAt === null) return undefined;
+/** The goodbye of a welcomed member: its finalizer released while it is deleted, or (without it) the deletion. */
+function goodbyeCommit(before: StoredState, change: StoredChange, finalizer: boolean): Pick<Commit, 'kind' | 'optional'> | undefined {
   if (!finalizer) return change.kind === 'delete' ? { kind: 'Farewell', optional: true } : undefined;
   const released = change.kind === 'delete' || !change.stored.finalizers.includes(FINALIZER);
   if (before.deleting && before.finalizers.includes(FINALIZER) && released) return { kind: 'Farewell', optional: false };
   return undefined;
+}
+
+/** Status and Events together: an announcement both hold counts once; each source's count and moments kept. */
+function recordOf(commits: readonly Commit[], told: Told): Ledger {
+  const record: Ledger = new Map();
+  const entry = (said: Pick<Said, 'kind' | 'team' | 'previousTeam'>): Entry => {
+    const key = announcement(said);
+    const found = record.get(key) ?? { ...pick(said), status: 0, events: 0, lines: 0, moments: [], optional: true };
+    record.set(key, found);
+    return found;
+  };
+  for (const commit of commits) {
+    const e = entry(commit);
+    e.status += 1;
+    e.moments.push(commit.seenAt);
+    e.optional &&= commit.optional;
+  }
+  for (const event of told.events) {
+    const e = entry(event);
+    e.events += event.times;
+    e.optional = false;
+    if (event.at !== undefined) e.moments.push(event.at);
+  }
+  for (const line of told.lines) entry(line).lines += 1;
+  return record;
+}
+
+function pick(said: Pick<Said, 'kind' | 'team' | 'previousTeam'>): Pick<Entry, 'kind' | 'team' | 'previousTeam'> {
+  return { kind: said.kind, team: said.team, previousTeam: said.previousTeam };
+}
+
+/** How many times the record holds it: as often as the source that holds it most. */
+function recorded(entry: Entry): number {
+  return Math.max(entry.status, entry.events);
 }
 
 // --- what was said ---
@@ -245,7 +308,7 @@ function toldByUid(
 }
 
 function fromLine(line: LogLine, where: string): Said {
-  return { kind: line.event as AnnouncementKind, team: line.team, previousTeam: line.previousTeam, times: 1, where };
+  return { kind: line.event as AnnouncementKind, team: line.team, previousTeam: line.previousTeam, times: 1, at: undefined, where };
 }
 
 /** The teams an Event's message names, in the seed's words (the same as the log's `msg`). */
@@ -254,7 +317,15 @@ function fromEvent(event: KubeEvent, name: string): Said | undefined {
   const times = Math.max(event.count ?? 0, event.series?.count ?? 0, 1);
   const where = `Event ${event.metadata.name ?? '?'} (${event.reportingInstance ?? 'no instance'}, x${times})`;
   const teams = teamsIn(kind, event.message ?? '', name);
-  return teams === undefined ? undefined : { kind, ...teams, times, where };
+  return teams === undefined ? undefined : { kind, ...teams, times, at: eventAt(event), where };
+}
+
+/** The Event's own time (the operator's clock, the machine's): when it happened, or first happened. */
+function eventAt(event: KubeEvent): number | undefined {
+  const time = event.eventTime ?? event.firstTimestamp ?? event.lastTimestamp;
+  if (time === undefined || time === null) return undefined;
+  const ms = new Date(time).getTime();
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** The seed's sentences for each announcement, `NAME` standing for the member's name. */
@@ -291,6 +362,15 @@ function excusesOf(logs: readonly ProcessLog[], windowMs: number): (seenAt: numb
 
 // --- one incarnation ---
 
+interface Case {
+  member: Incarnation;
+  /** What the member's versions record. */
+  commits: readonly Commit[];
+  /** Status and Events together, with the lines. */
+  record: Ledger;
+  told: Told;
+}
+
 interface Found {
   problems: string[];
   untold: number;
@@ -299,54 +379,116 @@ interface Found {
   repeated: number;
 }
 
-function checkIncarnation(member: Incarnation, told: Told, excused: (seenAt: number) => boolean, options: OperatorCheckOptions): Found {
+function checkIncarnation(c: Case, excused: (at: number) => boolean, options: OperatorCheckOptions): Found {
   const found: Found = { problems: [], untold: 0, excused: 0, eventless: 0, repeated: 0 };
-  found.problems.push(...told.unreadable.map((u) => `an Event whose message is not the seed's words: ${u}`));
-  checkSaid(member, told.lines, 'logged', found);
-  checkSaid(member, told.events, 'recorded as Events', found);
-  checkCommittedTeams(member, found);
-  checkTold(member, told, excused, options, found);
-  checkEnd(member, options, found);
+  found.problems.push(...c.told.unreadable.map((u) => `an Event whose message is not the seed's words: ${u}`));
+  checkOnce(c, found);
+  checkLines(c, found);
+  checkChain(c, found);
+  checkStatusTeams(c, found);
+  checkTold(c, excused, options, found);
+  checkEnd(c, options, found);
   return found;
 }
 
-function transition(said: Pick<Said, 'kind' | 'team' | 'previousTeam'>): string {
+/** `Welcomed blue`, `Moved blue -> red`, `Farewell`: an announcement and the teams it names. */
+function announcement(said: Pick<Said, 'kind' | 'team' | 'previousTeam'>): string {
   const team = (t: string | null): string => t ?? '(none)';
   if (said.kind === 'Moved') return `Moved ${team(said.previousTeam)} -> ${team(said.team)}`;
   return said.kind === 'Welcomed' ? `Welcomed ${team(said.team)}` : 'Farewell';
 }
 
-function tally<T>(items: readonly T[], key: (item: T) => string, times: (item: T) => number): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + times(item));
-  return counts;
-}
-
-/**
- * What was said (lines or Events) against what was committed: nothing twice, nothing uncommitted. A welcome or a
- * goodbye is committed at most once per uid, so this is also "at most one Welcomed, one Farewell".
- */
-function checkSaid(member: Incarnation, said: readonly Said[], how: string, found: Found): void {
-  const committed = tally(member.commits, transition, () => 1);
-  for (const [key, times] of tally(said, transition, (s) => s.times)) {
-    const allowed = committed.get(key) ?? 0;
-    if (times <= allowed) continue;
-    found.repeated += times - allowed;
-    const where = said.filter((s) => transition(s) === key).map((s) => s.where);
-    found.problems.push(`${key} ${how} ${times} times, committed ${allowed} (${where.join(', ')})`);
+/** At most one welcome and one goodbye per uid: in the logs summed over replicas, in the Events, in the record. */
+function checkOnce(c: Case, found: Found): void {
+  for (const kind of ['Welcomed', 'Farewell'] as const) {
+    for (const [how, said] of [
+      ['logged', c.told.lines],
+      ['recorded as Events', c.told.events],
+    ] as const) {
+      const mine = said.filter((s) => s.kind === kind);
+      const times = mine.reduce((n, s) => n + s.times, 0);
+      if (times <= 1) continue;
+      found.repeated += times - 1;
+      const where = mine.map((s) => (kind === 'Welcomed' ? `${s.team ?? '(none)'} by ${s.where}` : s.where));
+      found.problems.push(`${kind} ${how} ${times} times (${where.join(', ')})`);
+    }
+    const kept = [...c.record.values()].filter((e) => e.kind === kind && recorded(e) > 0);
+    if (kept.length > 1) found.problems.push(`the record holds ${kept.map(announcement).join(' and ')}: two ${kind}`);
   }
 }
 
-/** The teams the status announced are teams the member had, in its order (each one at or before its commit). */
-function checkCommittedTeams(member: Incarnation, found: Found): void {
-  const runs = teamRuns(member.changes);
+/** No line says what the record does not hold, nor more often than it holds it. */
+function checkLines(c: Case, found: Found): void {
+  for (const [key, entry] of c.record) {
+    const allowed = recorded(entry);
+    if (entry.lines <= allowed || (entry.kind !== 'Moved' && entry.lines > 1)) continue;
+    found.repeated += entry.lines - allowed;
+    const where = c.told.lines.filter((l) => announcement(l) === key).map((l) => l.where);
+    found.problems.push(`${key} logged ${entry.lines} times, recorded ${allowed} (${where.join(', ')})`);
+  }
+}
+
+/**
+ * The record's moves, from its welcome, are one chain through the member's teams in their order: each continues
+ * the team announced before it, and none is made twice for one change (a team it moved to twice it had twice).
+ */
+function checkChain(c: Case, found: Found): void {
+  const moves = [...c.record.values()].filter((e) => e.kind === 'Moved' && recorded(e) > 0);
+  if (moves.length === 0) return;
+  const welcome = [...c.record.values()].find((e) => e.kind === 'Welcomed' && recorded(e) > 0);
+  const listed = moves.map((m) => `${announcement(m)} x${recorded(m)}`).join(', ');
+  if (welcome === undefined) {
+    found.problems.push(`moves without a welcome: ${listed}`);
+    return;
+  }
+  const left = new Map(moves.map((m) => [`${String(m.previousTeam)}>${String(m.team)}`, recorded(m)]));
+  const total = moves.reduce((n, m) => n + recorded(m), 0);
+  if (
+    !chains(
+      teamRuns(c.member.changes).map((r) => r.team),
+      welcome.team,
+      left,
+      total,
+    )
+  ) {
+    found.problems.push(
+      `the moves recorded (status and Events) are no chain through its teams from its welcome (${announcement(welcome)}): ${listed}`,
+    );
+  }
+}
+
+/**
+ * Whether the teams can be walked from `start`, in order, skipping any, so that each step uses one of the moves
+ * left (`from>to` to its count) and all of them are used. A depth-first search; members have a few moves each.
+ */
+function chains(teams: readonly (string | null)[], start: string | null, left: Map<string, number>, total: number): boolean {
+  const walk = (at: number, team: string | null, remaining: number): boolean => {
+    if (remaining === 0) return true;
+    for (let next = at + 1; next < teams.length; next++) {
+      const to = teams[next] as string | null;
+      const key = `${String(team)}>${String(to)}`;
+      const count = left.get(key) ?? 0;
+      if (to === team || count === 0) continue;
+      left.set(key, count - 1);
+      const found = walk(next, to, remaining - 1);
+      left.set(key, count);
+      if (found) return true;
+    }
+    return false;
+  };
+  return teams.some((team, at) => team === start && walk(at, team, total));
+}
+
+/** A status announces only teams the member had by then, in its order (each at or before its commit). */
+function checkStatusTeams(c: Case, found: Found): void {
+  const runs = teamRuns(c.member.changes);
   let at = -1;
-  for (const commit of member.commits) {
+  for (const commit of c.commits) {
     if (commit.kind === 'Farewell') continue;
     const next = runs.findIndex((run, i) => i > at && run.team === commit.team && run.revision <= commit.revision);
     if (next < 0) {
       found.problems.push(
-        `${transition(commit)} committed at ${commit.revision}, a team it did not have then, or not after the last one announced`,
+        `${announcement(commit)} committed to the status at ${commit.revision}, a team it did not have then, or not after the last one announced`,
       );
       continue;
     }
@@ -363,61 +505,44 @@ function teamRuns(changes: readonly StoredChange[]): Array<{ team: string | null
   return runs;
 }
 
-/** Every commit logged, or, where its writer died or lost its Lease, recorded as an Event where Events were taken. */
-function checkTold(
-  member: Incarnation,
-  told: Told,
-  excused: (seenAt: number) => boolean,
-  options: OperatorCheckOptions,
-  found: Found,
-): void {
-  const lines = tally(told.lines, transition, (s) => s.times);
-  const events = tally(told.events, transition, (s) => s.times);
-  const refusedFrom = options.eventsRefusedFrom.get(member.namespace) ?? Number.POSITIVE_INFINITY;
-  for (const commit of member.commits) {
-    const key = transition(commit);
-    const accepted = commit.seenAt < refusedFrom;
-    const hasEvent = take(events, key);
-    if (!hasEvent && accepted && !commit.optional) found.eventless += 1;
-    if (take(lines, key) || commit.optional) continue;
-    found.untold += 1;
-    if (!excused(commit.seenAt)) {
-      found.problems.push(`${key} committed at ${commit.revision} but never logged (no process died or stopped leading then)`);
-    } else if (!hasEvent && accepted) {
-      found.problems.push(`${key} committed at ${commit.revision}, its line lost with its process or Lease, and no Event either`);
+/** Everything recorded is logged, or, where its writer died or lost its Lease, told by its Event where Events were taken. */
+function checkTold(c: Case, excused: (at: number) => boolean, options: OperatorCheckOptions, found: Found): void {
+  const refusedFrom = options.eventsRefusedFrom.get(c.member.namespace) ?? Number.POSITIVE_INFINITY;
+  for (const [key, entry] of c.record) {
+    const owed = recorded(entry);
+    const accepted = entry.moments.some((m) => m < refusedFrom);
+    if (!entry.optional && accepted) found.eventless += Math.max(0, owed - entry.events);
+    const untold = entry.optional ? 0 : owed - Math.min(entry.lines, owed);
+    if (untold === 0) continue;
+    found.untold += untold;
+    const when = `at ${entry.moments.map((m) => new Date(m).toISOString()).join(', ') || 'an unknown time'}`;
+    if (!entry.moments.some(excused)) {
+      found.problems.push(`${key} recorded ${when} but never logged (no process died or stopped leading then)`);
+    } else if (entry.events < owed && accepted) {
+      found.problems.push(`${key} recorded ${when}, its line lost with its process or Lease, and no Event either`);
     } else {
-      found.excused += 1;
+      found.excused += untold;
     }
   }
 }
 
-/** Uses one of `key` from the counts; false when none was left. */
-function take(counts: Map<string, number>, key: string): boolean {
-  const left = counts.get(key) ?? 0;
-  if (left <= 0) return false;
-  counts.set(key, left - 1);
-  return true;
-}
-
 /** Deleted after the welcome: seen off (finalizer on); nothing Terminating; alive when the churn settled: as wanted. */
-function checkEnd(member: Incarnation, options: OperatorCheckOptions, found: Found): void {
-  checkDeletion(member, options.finalizer, found);
-  const settled = member.changes.filter((c) => c.revision <= options.settledAt).at(-1);
+function checkEnd(c: Case, options: OperatorCheckOptions, found: Found): void {
+  checkDeletion(c, options.finalizer, found);
+  const settled = c.member.changes.filter((change) => change.revision <= options.settledAt).at(-1);
   if (settled === undefined || settled.kind === 'delete' || settled.stored.deleting) return;
   const problem = settledProblem(settled, options.finalizer);
   if (problem !== undefined) found.problems.push(`when the churn settled at ${options.settledAt}: ${problem}`);
 }
 
-function checkDeletion(member: Incarnation, finalizer: boolean, found: Found): void {
-  const last = member.changes.at(-1);
+function checkDeletion(c: Case, finalizer: boolean, found: Found): void {
+  const last = c.member.changes.at(-1);
   if (last?.kind === 'put' && last.stored.deleting) {
     found.problems.push(`left Terminating (finalizers ${last.stored.finalizers.join(', ') || 'none'})`);
   }
-  const welcomed = member.commits.some((c) => c.kind === 'Welcomed');
-  const deleted = member.changes.some((c) => c.stored.deleting || c.kind === 'delete');
-  if (finalizer && welcomed && deleted && !member.commits.some((c) => c.kind === 'Farewell')) {
-    found.problems.push('deleted after its welcome without a goodbye');
-  }
+  const has = (kind: AnnouncementKind): boolean => [...c.record.values()].some((e) => e.kind === kind && recorded(e) > 0);
+  const deleted = c.member.changes.some((change) => change.stored.deleting || change.kind === 'delete');
+  if (finalizer && has('Welcomed') && deleted && !has('Farewell')) found.problems.push('deleted after its welcome without a goodbye');
 }
 
 function settledProblem(change: StoredChange, finalizer: boolean): string | undefined {
@@ -451,27 +576,29 @@ function emptyFigures(members: number, logs: readonly ProcessLog[]): OperatorFig
   };
 }
 
-function addFigures(figures: OperatorFigures, member: Incarnation, told: Told, found: Found): void {
-  const owed = member.commits.filter((c) => !c.optional);
-  figures.welcomes += owed.filter((c) => c.kind === 'Welcomed').length;
-  figures.moves += owed.filter((c) => c.kind === 'Moved').length;
-  figures.goodbyes += owed.filter((c) => c.kind === 'Farewell').length;
-  figures.logged += told.lines.length;
-  figures.recorded += told.events.reduce((n, e) => n + e.times, 0);
+function addFigures(figures: OperatorFigures, record: Ledger, found: Found): void {
+  for (const entry of record.values()) {
+    const owed = entry.optional ? 0 : recorded(entry);
+    if (entry.kind === 'Welcomed') figures.welcomes += owed;
+    else if (entry.kind === 'Moved') figures.moves += owed;
+    else figures.goodbyes += owed;
+    figures.logged += entry.lines;
+    figures.recorded += entry.events;
+  }
   figures.untold += found.untold;
   figures.excused += found.excused;
   figures.eventless += found.eventless;
   figures.repeated += found.repeated;
 }
 
-/** `ns/name (uid 1a2b3c4d, truth: blue@12 red@15 deleting@20 deleted@22; committed: Welcomed blue@13 ...)` */
-function describe(member: Incarnation): string {
+/** `ns/name (uid 1a2b3c4d, truth: blue@12 red@15 deleting:red@20 deleted@22; status: Welcomed blue@13 ...)` */
+function describe(member: Incarnation, commits: readonly Commit[]): string {
   const story = member.changes.map((c) => {
     if (c.kind === 'delete') return `deleted@${c.revision}`;
     return `${c.stored.deleting ? 'deleting:' : ''}${c.team ?? '(none)'}@${c.revision}`;
   });
-  const commits = member.commits.map((c) => `${transition(c)}@${c.revision}`);
-  return `${member.namespace}/${member.name} (uid ${member.uid.slice(0, 8)}, truth: ${dedupe(story).join(' ')}; committed: ${commits.join(', ') || 'nothing'})`;
+  const statuses = commits.map((c) => `${announcement(c)}@${c.revision}`);
+  return `${member.namespace}/${member.name} (uid ${member.uid.slice(0, 8)}, truth: ${dedupe(story).join(' ')}; status: ${statuses.join(', ') || 'nothing'})`;
 }
 
 /** Consecutive repeats once (labels and status writes make versions that look alike in the story). */

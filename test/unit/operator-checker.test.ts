@@ -205,8 +205,11 @@ test('a goodbye said twice by one process (finding 1) is caught, in the log and 
   const events = goodEvents().map((e) => (e.reason === 'Farewell' ? { ...e, count: 2 } : e));
   const verdict = checkOperator(story.changes, one(lines), events, options(story));
   assert.equal(verdict.figures.repeated, 2);
-  assert.match(verdict.problems.join('\n'), /patrick .*: Farewell logged 2 times, committed 1 \(replica 0, replica 0\)/);
-  assert.match(verdict.problems.join('\n'), /patrick .*: Farewell recorded as Events 2 times, committed 1/);
+  assert.match(verdict.problems.join('\n'), /patrick .*: Farewell logged 2 times \(replica 0, replica 0\)/);
+  assert.match(
+    verdict.problems.join('\n'),
+    /patrick .*: Farewell recorded as Events 2 times \(Event patrick.Farewell.1 \(no instance, x2\)\)/,
+  );
 });
 
 test('without the finalizer, a goodbye from two replicas (finding 2) is caught; one from either is fine', () => {
@@ -219,7 +222,7 @@ test('without the finalizer, a goodbye from two replicas (finding 2) is caught; 
     { label: 'replica 1', lines: [bye] },
   ];
   const verdict = checkOperator(story.changes, twice, [], noFinalizer);
-  assert.match(verdict.problems.join('\n'), /bo .*: Farewell logged 2 times, committed 1 \(replica 0, replica 1\)/);
+  assert.match(verdict.problems.join('\n'), /bo .*: Farewell logged 2 times \(replica 0, replica 1\)/);
   const once: ProcessLog[] = [
     { label: 'replica 0', lines: [welcome] },
     { label: 'replica 1', lines: [bye] },
@@ -240,7 +243,7 @@ test('a committed welcome untold after its leader lost the Lease (finding 3) nee
   assert.equal(untold.figures.untold, 1);
   assert.match(
     untold.problems.join('\n'),
-    /cy .*: Welcomed blue committed at 103, its line lost with its process or Lease, and no Event either/,
+    /cy .*: Welcomed blue recorded at 2026-11-25T10:01:43.000Z, its line lost with its process or Lease, and no Event either/,
   );
   const recorded = checkOperator(
     story.changes,
@@ -271,7 +274,7 @@ test('a commit never logged, with no process dying or stepping down then, is cau
   const verdict = checkOperator(story.changes, one(stepDownLongBefore), goodEvents(), options(story));
   assert.match(
     verdict.problems.join('\n'),
-    /patrick .*: Moved blue -> red committed at 105 but never logged \(no process died or stopped leading then\)/,
+    /patrick .*: Moved blue -> red recorded at 2026-11-25T10:01:45.000Z but never logged \(no process died or stopped leading then\)/,
   );
   assert.equal(verdict.figures.untold, 1);
 });
@@ -280,16 +283,16 @@ test('a move that does not continue the last announced team, or one move told tw
   const story = goodStory();
   const lines = goodLines().map((l) => (l.event === 'Moved' ? { ...l, previousTeam: 'green' } : l));
   const verdict = checkOperator(story.changes, one(lines), goodEvents(), options(story));
-  assert.match(verdict.problems.join('\n'), /patrick .*: Moved green -> red logged 1 times, committed 0/);
+  assert.match(verdict.problems.join('\n'), /patrick .*: Moved green -> red logged 1 times, recorded 0/);
   const twice = [...goodLines(), said('Moved', 'patrick', 'u-pat', 'red', { previousTeam: 'blue' })];
   assert.match(
     checkOperator(story.changes, one(twice), goodEvents(), options(story)).problems.join('\n'),
-    /Moved blue -> red logged 2 times, committed 1/,
+    /Moved blue -> red logged 2 times, recorded 1/,
   );
   const events = [...goodEvents(), kubeEvent('Moved', 'patrick', 'u-pat', 'patrick moved from team blue to team red')];
   assert.match(
     checkOperator(story.changes, one(goodLines()), events, options(story)).problems.join('\n'),
-    /Moved blue -> red recorded as Events 2 times, committed 1/,
+    /the moves recorded \(status and Events\) are no chain through its teams from its welcome \(Welcomed blue\): Moved blue -> red x2/,
   );
 });
 
@@ -321,12 +324,12 @@ test('the same move twice in the truth may be told twice: blue, red, blue, red',
 test('a status that announces a team the member never had, or had before the last one announced, is caught', () => {
   const story = new Story().create('ed', 'u-ed', 'blue').hold('u-ed').status('u-ed', 'gold');
   const verdict = checkOperator(story.changes, one([said('Welcomed', 'ed', 'u-ed', 'gold')]), [], options(story));
-  assert.match(verdict.problems.join('\n'), /ed .*: Welcomed gold committed at 103, a team it did not have then/);
+  assert.match(verdict.problems.join('\n'), /ed .*: Welcomed gold committed to the status at 103, a team it did not have then/);
   assert.match(verdict.problems.join('\n'), /status announces team gold, spec says blue/);
   const back = new Story().create('fa', 'u-fa', 'blue').hold('u-fa').team('u-fa', 'red').announce('u-fa').status('u-fa', 'blue');
   assert.match(
     checkOperator(back.changes, one([]), [], options(back)).problems.join('\n'),
-    /Moved red -> blue committed at 105, a team it did not have then, or not after/,
+    /Moved red -> blue committed to the status at 105, a team it did not have then, or not after/,
   );
 });
 
@@ -377,8 +380,8 @@ test('a re-created name is two members: one welcome each; the old uid welcomed a
   assert.deepEqual(checkOperator(story.changes, one(lines), [], options(story)).problems, []);
   const confused = [...lines.slice(0, 2), said('Welcomed', 'kai', 'u-kai1', 'red')];
   const verdict = checkOperator(story.changes, one(confused), [], options(story));
-  assert.match(verdict.problems.join('\n'), /kai \(uid u-kai1, .*: Welcomed red logged 1 times, committed 0/);
-  assert.match(verdict.problems.join('\n'), /kai \(uid u-kai2, .*: Welcomed red committed at 108 but never logged/);
+  assert.match(verdict.problems.join('\n'), /kai \(uid u-kai1, .*: Welcomed red logged 1 times, recorded 0/);
+  assert.match(verdict.problems.join('\n'), /kai \(uid u-kai2, .*: Welcomed red recorded at 2026-11-25T10:01:48.000Z but never logged/);
 });
 
 test("a member that never was, and an Event not in the seed's words, are caught", () => {
@@ -396,6 +399,61 @@ test('Events counted by series as well as count, whatever their names', () => {
     e.reason === 'Welcomed' ? { ...e, count: 0, series: { count: 2 }, metadata: { name: 'anything' } } : e,
   );
   const verdict = checkOperator(story.changes, one(goodLines()), events, options(story));
-  assert.match(verdict.problems.join('\n'), /patrick .*: Welcomed blue recorded as Events 2 times, committed 1 \(Event anything/);
-  assert.match(verdict.problems.join('\n'), /ann .*: Welcomed \(none\) recorded as Events 2 times/);
+  assert.match(verdict.problems.join('\n'), /patrick .*: Welcomed recorded as Events 2 times \(blue by Event anything/);
+  assert.match(verdict.problems.join('\n'), /ann .*: Welcomed recorded as Events 2 times \(\(none\) by Event anything/);
+});
+
+test('an announcement only its Event records (the status write never came) is made once, and must be logged', () => {
+  // lu is welcomed by its Event; the writer stops before the status; lu is deleted and seen off.
+  const story = new Story().create('lu', 'u-lu', 'blue').hold('u-lu').remove('u-lu').release('u-lu');
+  const events = [
+    { ...kubeEvent('Welcomed', 'lu', 'u-lu', 'welcome lu to the team blue'), firstTimestamp: iso(102) },
+    kubeEvent('Farewell', 'lu', 'u-lu', 'sad to see you go lu'),
+  ];
+  const lines = [said('Welcomed', 'lu', 'u-lu', 'blue'), said('Farewell', 'lu', 'u-lu', 'blue')];
+  const settled = options(story, { settledAt: 100 });
+  const verdict = checkOperator(story.changes, one(lines), events, settled);
+  assert.deepEqual(verdict.problems, []);
+  assert.equal(verdict.figures.welcomes, 1);
+  assert.equal(verdict.figures.goodbyes, 1);
+  assert.match(
+    checkOperator(story.changes, one(lines.slice(1)), events, settled).problems.join('\n'),
+    /lu .*: Welcomed blue recorded at 2026-11-25T10:01:42.000Z but never logged/,
+  );
+  // Its writer killed just after it: the Event tells it.
+  assert.deepEqual(checkOperator(story.changes, one(lines.slice(1), at(102) + 500), events, settled).problems, []);
+});
+
+test('moves the Events hold beyond the status are fine when they continue it; a move that does not is caught', () => {
+  const story = new Story()
+    .create('mo', 'u-mo', 'blue')
+    .announce('u-mo')
+    .team('u-mo', 'red')
+    .announce('u-mo')
+    .team('u-mo', 'green')
+    .remove('u-mo');
+  const lines = [
+    said('Welcomed', 'mo', 'u-mo', 'blue'),
+    said('Moved', 'mo', 'u-mo', 'red', { previousTeam: 'blue' }),
+    said('Moved', 'mo', 'u-mo', 'green', { previousTeam: 'red' }),
+  ];
+  const events = [
+    kubeEvent('Welcomed', 'mo', 'u-mo', 'welcome mo to the team blue'),
+    kubeEvent('Moved', 'mo', 'u-mo', 'mo moved from team blue to team red'),
+    kubeEvent('Moved', 'mo', 'u-mo', 'mo moved from team red to team green'),
+  ];
+  const noFinalizer = options(story, { finalizer: false, settledAt: 100 });
+  assert.deepEqual(checkOperator(story.changes, one(lines), events, noFinalizer).problems, []);
+  // The Events say blue to green where the status says blue to red: two moves from blue, no chain.
+  const astray = [...events.slice(0, 2), kubeEvent('Moved', 'mo', 'u-mo', 'mo moved from team blue to team green')];
+  assert.match(
+    checkOperator(story.changes, one(lines), astray, noFinalizer).problems.join('\n'),
+    /mo .*: the moves recorded \(status and Events\) are no chain through its teams from its welcome \(Welcomed blue\): Moved blue -> red x1, Moved blue -> green x1/,
+  );
+  // A welcome recorded with two teams is two welcomes.
+  const twoWelcomes = [kubeEvent('Welcomed', 'mo', 'u-mo', 'welcome mo to the team red'), ...events.slice(1)];
+  assert.match(
+    checkOperator(story.changes, one(lines), twoWelcomes, noFinalizer).problems.join('\n'),
+    /mo .*: the record holds Welcomed blue and Welcomed red: two Welcomed/,
+  );
 });
