@@ -85,7 +85,7 @@ export interface OperatorCheckOptions {
 export interface OperatorFigures {
   /** Member incarnations (uids) in the history. */
   members: number;
-  /** Announcements in the record (status and Events), by kind. */
+  /** Announcements in the record (status and Events), by kind: members welcomed, moves, members seen off. */
   welcomes: number;
   moves: number;
   goodbyes: number;
@@ -578,10 +578,11 @@ function emptyFigures(members: number, logs: readonly ProcessLog[]): OperatorFig
 
 function addFigures(figures: OperatorFigures, record: Ledger, found: Found): void {
   for (const entry of record.values()) {
+    // A welcome or a goodbye recorded twice is one member welcomed or seen off (and a problem of its own).
     const owed = entry.optional ? 0 : recorded(entry);
-    if (entry.kind === 'Welcomed') figures.welcomes += owed;
+    if (entry.kind === 'Welcomed') figures.welcomes += Math.min(owed, 1);
     else if (entry.kind === 'Moved') figures.moves += owed;
-    else figures.goodbyes += owed;
+    else figures.goodbyes += Math.min(owed, 1);
     figures.logged += entry.lines;
     figures.recorded += entry.events;
   }
