@@ -182,11 +182,7 @@ export function checkOperator(
   const excuses = excusesOf(logs, options.answerWindowMs);
   for (const member of incarnations.values()) {
     const mine = told.get(member.uid) ?? { lines: [], events: [], unreadable: [] };
-    const commits = commitsOf(
-      member.changes,
-      options.finalizer,
-      mine.events.some((e) => e.kind === 'Welcomed'),
-    );
+    const commits = commitsOf(member.changes, options.finalizer);
     const record = recordOf(commits, mine);
     const found = checkIncarnation({ member, commits, record, told: mine }, excuses, options);
     addFigures(figures, record, found);
@@ -208,15 +204,15 @@ function incarnationsOf(truth: readonly StoredChange[], options: OperatorCheckOp
   return byUid;
 }
 
-/** `welcomedByEvent`: a welcome the Events hold although no status does (its writer stopped in between). */
-function commitsOf(changes: readonly StoredChange[], finalizer: boolean, welcomedByEvent: boolean): Commit[] {
+function commitsOf(changes: readonly StoredChange[], finalizer: boolean): Commit[] {
   const commits: Commit[] = [];
   let before: StoredState | undefined;
   for (const change of changes) {
     const commit = change.kind === 'put' ? statusCommit(before, change.stored) : undefined;
     if (commit !== undefined) commits.push({ ...commit, revision: change.revision, seenAt: change.seenAt, optional: false });
-    const welcomed = welcomedByEvent || (before !== undefined && before.announcedAt !== null);
-    const goodbye = welcomed && before !== undefined ? goodbyeCommit(before, change, finalizer) : undefined;
+    // Only a member its status says welcomed is seen off by the release of its finalizer; one welcomed by its
+    // Event alone is released without a word, and its goodbye, if any, is in the Events.
+    const goodbye = before?.announcedAt != null ? goodbyeCommit(before, change, finalizer) : undefined;
     if (goodbye !== undefined) {
       commits.push({ ...goodbye, revision: change.revision, seenAt: change.seenAt, previousTeam: null, team: null });
     }

@@ -422,6 +422,11 @@ test('an announcement only its Event records (the status write never came) is ma
   );
   // Its writer killed just after it: the Event tells it.
   assert.deepEqual(checkOperator(story.changes, one(lines.slice(1), at(102) + 500), events, settled).problems, []);
+  // Its finalizer released without a word, since the status never said it was welcomed: no goodbye.
+  assert.match(
+    checkOperator(story.changes, one(lines.slice(0, 1)), events.slice(0, 1), settled).problems.join('\n'),
+    /lu .*: deleted after its welcome without a goodbye/,
+  );
 });
 
 test('moves the Events hold beyond the status are fine when they continue it; a move that does not is caught', () => {
