@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { RunningCli } from '../harness/cli.js';
-import { EtcdHistory } from '../harness/etcd-history.js';
+import type { EtcdHistory } from '../harness/etcd-history.js';
 import { FaultInjector, type FaultKind, type FaultRecord } from '../harness/faults.js';
 import { Prng } from '../harness/prng.js';
 import { needsStreamedLists } from '../harness/requirements.js';
@@ -19,7 +19,7 @@ import {
   type WatchRequest,
 } from '../harness/watch-checker.js';
 import { Churn } from './history.js';
-import { type TestEnv, useControlPlane, waitFor } from './support.js';
+import { type TestEnv, useTruth, waitFor } from './support.js';
 
 /** The size of one churn run against one control plane. */
 export interface ChurnPlan {
@@ -287,23 +287,6 @@ async function churnAndCheck(env: TestEnv, truth: EtcdHistory, prng: Prng, plan:
 export interface ChurnSize extends Omit<ChurnPlan, 'faults'> {
   kills: number;
   timeoutMs: number;
-}
-
-/** A control plane for a describe block, with etcd's history observed from before its first member. */
-function useTruth(options: { watchCache?: boolean } = {}): { env: TestEnv; truth: () => EtcdHistory } {
-  const env = useControlPlane(options);
-  let truth: EtcdHistory | undefined;
-  before(async () => {
-    truth = await EtcdHistory.start(env.cp);
-  });
-  after(async () => truth?.stop());
-  return {
-    env,
-    truth: () => {
-      if (truth === undefined) throw new Error('the etcd history did not start');
-      return truth;
-    },
-  };
 }
 
 /**

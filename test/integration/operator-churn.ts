@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { EtcdHistory, type StoredChange, type StoredState } from '../harness/etcd-history.js';
+import { describe, test, type TestContext } from 'node:test';
+import type { EtcdHistory, StoredChange, StoredState } from '../harness/etcd-history.js';
 import { FaultInjector, type ScheduledFaults } from '../harness/faults.js';
 import { checkOperator, FINALIZER, type KubeEvent, type ProcessLog, type OperatorVerdict } from '../harness/operator-checker.js';
 import { Prng } from '../harness/prng.js';
@@ -11,7 +11,7 @@ import { ReplicaFaults, type ReplicaFaultKind } from '../harness/replica-faults.
 import { Replicas } from '../harness/replicas.js';
 import { Churn, settle } from './history.js';
 import { FAST_ELECTION, FAST_LEASE_MS, FAST_RENEW_MS, FAST_RETRY_MS, type Operator, startOperator } from './operator-support.js';
-import { type TestEnv, useControlPlane, waitFor } from './support.js';
+import { type TestEnv, useTruth, waitFor } from './support.js';
 
 /**
  * The faults of the operator's property test: those of one replica or of the Lease (test/harness/replica-faults.ts),
@@ -492,22 +492,6 @@ function replicaPlans(turn: number, everyCount: boolean): GroupPlan[] {
       { fault, replicas: count(1), finalizer: false },
     ];
   });
-}
-
-function useTruth(options: { watchCache?: boolean } = {}): { env: TestEnv; truth: () => EtcdHistory } {
-  const env = useControlPlane(options);
-  let truth: EtcdHistory | undefined;
-  before(async () => {
-    truth = await EtcdHistory.start(env.cp);
-  });
-  after(async () => truth?.stop());
-  return {
-    env,
-    truth: () => {
-      if (truth === undefined) throw new Error('the etcd history did not start');
-      return truth;
-    },
-  };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { type CliResult, runCli, type RunningCli, spawnCli } from '../harness/cli.js';
 import { type Cluster, clusterFor } from '../harness/cluster.js';
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from '../harness/control-plane.js';
+import { EtcdHistory } from '../harness/etcd-history.js';
 
 export const GROUP = 'helloworld.apimeister.com';
 
@@ -100,6 +101,23 @@ function memberOps(cluster: Cluster): Pick<TestEnv, 'createMember' | 'setTeam' |
         if ((err as { code?: number }).code === 404) return undefined;
         throw err;
       }
+    },
+  };
+}
+
+/** A control plane for a describe block, with etcd's history observed from before its first member. */
+export function useTruth(options: { watchCache?: boolean } = {}): { env: TestEnv; truth: () => EtcdHistory } {
+  const env = useControlPlane(options);
+  let truth: EtcdHistory | undefined;
+  before(async () => {
+    truth = await EtcdHistory.start(env.cp);
+  });
+  after(async () => truth?.stop());
+  return {
+    env,
+    truth: () => {
+      if (truth === undefined) throw new Error('the etcd history did not start');
+      return truth;
     },
   };
 }
