@@ -96,15 +96,29 @@ export class ReplicaFaults<T extends { readonly cli: RunningCli }> extends Sched
     return this.targets.cluster.kc.makeApiClient(CoordinationV1Api);
   }
 
-  /** Deleted one to three times in a row, each time once a replica has created it again. */
+  /**
+   * Deleted one to three times in a row, each time while a replica leads (the moment that matters: a leader that
+   * finds its Lease gone must stop acting before anyone else starts), the second and third once it is back.
+   */
   private async deleteLease(): Promise<void> {
     const times = this.prng.int(1, 3);
     const done: string[] = [];
     for (let i = 0; i < times; i++) {
       if (i > 0 && !(await this.recreated())) break;
-      done.push((await this.deleteOnce()) ? 'deleted' : 'deleted, but there was none');
+      const led = await this.someoneLeads();
+      done.push(`${(await this.deleteOnce()) ? 'deleted' : 'deleted, but there was none'}${led ? '' : ' (nobody led)'}`);
     }
     this.log.push({ kind: 'lease', detail: done.join(', then ') });
+  }
+
+  /** Waits (a lease duration at most) until a replica leads; false if none does by then. */
+  private async someoneLeads(): Promise<boolean> {
+    const until = Date.now() + this.targets.leaseDurationMs;
+    while (this.targets.leader() === undefined) {
+      if (Date.now() > until) return false;
+      await sleep(50);
+    }
+    return true;
   }
 
   private async deleteOnce(): Promise<boolean> {
@@ -135,15 +149,19 @@ export class ReplicaFaults<T extends { readonly cli: RunningCli }> extends Sched
     return false;
   }
 
-  /** A stranger takes the Lease and renews it every retry period for a while, then stops without a word. */
+  /**
+   * A stranger takes the Lease and renews it every retry period for a while, then stops without a word. A write
+   * that loses the race with the leader's renewal (409) is tried again at once.
+   */
   private async stealLease(): Promise<void> {
     const stranger = `stranger-${++this.strangers}`;
     const holdMs = this.prng.int(500, 2 * this.targets.leaseDurationMs);
     const until = Date.now() + holdMs;
     let writes = 0;
     do {
-      if (await this.writeLease(stranger)) writes += 1;
-      await sleep(this.targets.retryPeriodMs);
+      const took = await this.writeLease(stranger);
+      if (took) writes += 1;
+      await sleep(took ? this.targets.retryPeriodMs : 10);
     } while (Date.now() < until);
     this.log.push({ kind: 'lease', detail: `taken by ${stranger} for ${holdMs} ms (${writes} writes)` });
   }
