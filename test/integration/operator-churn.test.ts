@@ -3,4 +3,4 @@
 // (test/harness/operator-checker.ts says what is checked). The long run is `npm run soak`.
 import { defineOperatorChurnSuite } from './operator-churn.js';
 
-defineOperatorChurnSuite({ rounds: 1, operations: 600, faultsPerKind: 2, names: 30, prefill: 10, concurrency: 24, timeoutMs: 8 * 60_000 });
+defineOperatorChurnSuite({ rounds: 1, operations: 600, faultsPerKind: 2, names: 30, prefill: 10, concurrency: 16, timeoutMs: 8 * 60_000 });

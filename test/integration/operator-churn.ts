@@ -230,16 +230,19 @@ function connections(group: Group): number {
 /**
  * What kube-controller-manager's namespace controller does, done by hand (the test control plane runs none): each
  * namespace is marked for deletion (from then on it refuses new Events), its members are deleted, and it is
- * finalized once they are gone. The members go one after the other, three at a time, over a second or two, and at
- * a random moment of it the group meets one more fault of its kind: it strikes with goodbyes in flight.
+ * finalized once they are gone. The group meets one more fault of its kind, and the members go while it lasts:
+ * from up to half a second after it struck, one after the other, two at a time, over two or three seconds, so that
+ * goodbyes are in flight through the whole of it (two leaders at once after a Lease deletion last a fraction of a
+ * second, for instance).
  */
 async function deleteNamespaces(env: TestEnv, group: Group, members: readonly StoredChange[], prng: Prng): Promise<void> {
   for (const namespace of group.namespaces) {
     group.eventsRefusedFrom.set(namespace, Date.now());
     await settle(() => env.cluster.core.deleteNamespace({ name: namespace }), 300);
   }
-  const fault = sleep(prng.int(0, 1_500)).then(() => group.faults.inject(() => sleep(2_000)));
-  const queue = members.map((m) => ({ member: m, pause: prng.int(0, 200), order: prng.next() })).sort((a, b) => a.order - b.order);
+  const fault = group.faults.inject(() => sleep(2_000));
+  await sleep(prng.int(0, 500));
+  const queue = members.map((m) => ({ member: m, pause: prng.int(0, 300), order: prng.next() })).sort((a, b) => a.order - b.order);
   const worker = async (): Promise<void> => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       const { namespace, name } = next.member;
@@ -247,7 +250,7 @@ async function deleteNamespaces(env: TestEnv, group: Group, members: readonly St
       await sleep(next.pause);
     }
   };
-  await Promise.all([worker(), worker(), worker()]);
+  await Promise.all([worker(), worker()]);
   await fault;
 }
 
