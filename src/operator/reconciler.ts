@@ -157,6 +157,11 @@ export class Reconciler {
     while (this.running.size < this.options.concurrency && this.queue.size > 0) {
       const key = this.queue.values().next().value as string;
       this.queue.delete(key);
+      // Never two reconciles of one member at once (two settles of one lost answer would both tell it): after it.
+      if (this.running.has(key)) {
+        this.dirty.add(key);
+        continue;
+      }
       this.running.add(key);
       void this.run(key);
     }

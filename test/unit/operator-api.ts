@@ -11,9 +11,10 @@ export const IDENTITY = 'op-1_uuid';
 
 /**
  * What the next request that matches meets: applied then its answer lost, lost before it was applied, refused
- * with a status, or a change made by someone else just before it arrives.
+ * with a status, a change made by someone else just before it arrives, or a wait (a slow answer) until the
+ * promise settles.
  */
-type Fault = 'lose-answer' | 'reset' | number | (() => void);
+type Fault = 'lose-answer' | 'reset' | number | (() => void) | Promise<void>;
 
 interface EventObject {
   metadata: { name: string; namespace: string; annotations?: Record<string, string> };
@@ -94,12 +95,18 @@ export class FakeApi {
     const what = event === null ? `${name ?? ''}${sub ?? ''}` : `event ${event[1] ?? (req.body as EventObject).metadata.name}`;
     this.requests.push(`${req.method} ${what}`);
     const fault = this.takeFault(`${req.method} ${what}`);
-    if (typeof fault === 'function') fault();
-    if (fault === 'reset') throw new NetworkError('ECONNRESET', 'socket hang up');
-    if (typeof fault === 'number') throw new ApiError({ status: fault, reason: 'Injected', message: `injected ${fault}` });
+    await this.before(fault);
     const answer = event === null ? this.member(req, name ?? '', sub !== undefined) : this.event(req, event[1]);
     if (fault === 'lose-answer') throw new NetworkError('ECONNRESET', 'socket hang up');
     return structuredClone(answer) as T;
+  }
+
+  /** What a fault does before the request is applied. */
+  private async before(fault: Fault | undefined): Promise<void> {
+    if (typeof fault === 'function') fault();
+    if (fault instanceof Promise) await fault;
+    if (fault === 'reset') throw new NetworkError('ECONNRESET', 'socket hang up');
+    if (typeof fault === 'number') throw new ApiError({ status: fault, reason: 'Injected', message: `injected ${fault}` });
   }
 
   private takeFault(request: string): Fault | undefined {

@@ -90,6 +90,11 @@ test('odd metadata from a proxy or a schemaless CRD is read as absent, not trust
 const acting = (h: Harness): ActingScope => ({ signal: h.scope.signal, mayAct: () => true });
 const WELCOMED = 'uid-patrick.welcomed';
 
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !done(); i += 1) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(done(), 'did not happen within 2 s');
+}
+
 /** A member welcomed to blue at T0, holding our finalizer. */
 function welcomedPatrick(h: Harness, over: Partial<MemberObject['metadata']> = {}): void {
   h.api.add('patrick', 'blue', { finalizers: [FINALIZER], ...over });
@@ -207,6 +212,34 @@ test('finding 3: a commit whose answer was lost when the term ended is settled b
   assert.deepEqual(h.announced, ['Welcomed patrick blue']);
   // Not recorded: that is the next leader's, which finds the Event.
   assert.equal(h.api.objects.get('patrick')?.status, undefined);
+});
+
+test('a term that starts while a lost answer is being settled as a standby does not settle it beside: told once', async () => {
+  const h = harness();
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+  h.seen('patrick');
+  h.api.failNext(/^POST event/, 'lose-answer');
+  let answer = (): void => undefined;
+  h.api.failNext(
+    /^GET event/,
+    new Promise<void>((r) => {
+      answer = r;
+    }),
+  );
+  const term = new AbortController();
+  h.reconciler.start({ signal: term.signal, mayAct: () => !term.signal.aborted });
+  await until(() => h.api.requests.includes(`POST event ${WELCOMED}`));
+  term.abort();
+  // As a standby, the read that settles the lost answer is slow; the next term starts meanwhile.
+  await until(() => h.api.requests.includes(`GET event ${WELCOMED}`));
+  h.reconciler.start(acting(h));
+  await new Promise((r) => setTimeout(r, 20));
+  answer();
+  await until(() => h.api.requests.includes('PATCH patrick/status'));
+  await new Promise((r) => setTimeout(r, 20));
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue']);
+  assert.equal(h.api.objects.get('patrick')?.status?.announcedTeam, 'blue');
 });
 
 test('another process committed the announcement: no line here, only the record', async () => {
