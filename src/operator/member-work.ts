@@ -136,11 +136,7 @@ export class MemberWork {
     const { announcement } = pending;
     const { namespace, name, uid } = announcement.member;
     if (pending.via === 'event') {
-      const record = await this.events.read(namespace, announcement.eventName, signal);
-      this.unresolved.delete(key);
-      if (record === undefined) return;
-      if (record.instance === this.events.instance) this.hooks.announce(announcement, true);
-      this.owe(key, uid, record, announcement);
+      await this.settleEvent(key, announcement, signal);
       return;
     }
     const now = await this.read(namespace, name, signal);
@@ -152,6 +148,15 @@ export class MemberWork {
     }
     const landed = !same || !holdsFinalizer(now);
     if (landed && this.stillActing(pending.scope)) this.hooks.announce(announcement, false);
+  }
+
+  private async settleEvent(key: string, announcement: Announcement, signal: AbortSignal | undefined): Promise<void> {
+    const record = await this.events.read(announcement.member.namespace, announcement.eventName, signal);
+    this.unresolved.delete(key);
+    if (record === undefined) return;
+    // Ours and of this very try (its time): an earlier try of this process that made it has told it already.
+    if (record.instance === this.events.instance && record.time === announcement.time) this.hooks.announce(announcement, true);
+    this.owe(key, announcement.member.uid, record, announcement);
   }
 
   /** Brings the member to what the operator wants; `fresh`: read it first rather than trust the cache. */

@@ -242,6 +242,24 @@ test('a term that starts while a lost answer is being settled as a standby does 
   assert.equal(h.api.objects.get('patrick')?.status?.announcedTeam, 'blue');
 });
 
+test('a create whose answer was lost, of an announcement this process had made before, is not told again', async () => {
+  const h = harness();
+  h.api.add('patrick', 'blue', { finalizers: [FINALIZER] });
+  h.seen('patrick');
+  const behind = structuredClone(h.api.objects.get('patrick'));
+  h.reconciler.start(acting(h));
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue']);
+  // The watch is behind: the cache still shows the member unwelcomed, and the create the welcome tries again loses its answer.
+  h.api.failNext(/^POST event/, 'reset');
+  const stale = operatorMember({ ...(behind as MemberObject), metadata: { ...(behind as MemberObject).metadata, resourceVersion: '99' } });
+  const event = h.store.apply('MODIFIED', stale, 'watch', T0);
+  if (event) h.reconciler.observe(event);
+  await h.settle();
+  assert.deepEqual(h.announced, ['Welcomed patrick blue']);
+  assert.deepEqual(h.api.requests.slice(-3), [`POST event ${WELCOMED}`, `GET event ${WELCOMED}`, 'GET patrick']);
+});
+
 test('another process committed the announcement: no line here, only the record', async () => {
   const h = harness();
   welcomedPatrick(h, { deletionTimestamp: T0 });
