@@ -119,10 +119,15 @@ export class MemberWork {
     return this.unresolved.has(key);
   }
 
-  /** A member is gone. Without the finalizer, a member deleted while acting is seen off from its last state. */
-  gone(member: OperatorMember, acting: boolean): void {
+  /**
+   * A member is gone. Without the finalizer, a member deleted while acting is seen off from its last state; so is
+   * one whose deletion the watch shows passing our finalizer (`past`: its last state holds it, not being deleted),
+   * which kube-apiserver does when the finalizer was added while the delete was under way (kubernetes#77988).
+   */
+  gone(member: OperatorMember, acting: boolean, watched: boolean): void {
     const key = memberKey(member.namespace, member.name);
-    if (this.options.useFinalizer || !acting) {
+    const past = watched && !member.deleting && holdsFinalizer(member);
+    if ((this.options.useFinalizer && !past) || !acting) {
       if (this.owed.get(key)?.uid === member.uid) this.owed.delete(key);
       return;
     }

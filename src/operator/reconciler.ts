@@ -119,7 +119,8 @@ export class Reconciler {
     const key = memberKey(member.namespace, member.name);
     if (event.type === 'DELETED') {
       this.echoes.delete(key);
-      this.work.gone(member, this.acting);
+      // A relist's deletion shows the member as last cached, not as it was deleted.
+      this.work.gone(member, this.acting, event.source === 'watch');
       this.enqueue(key);
       return;
     }

@@ -352,6 +352,39 @@ test('a member deleted before its welcome was recorded, whose Welcomed Event exi
   assert.equal(h.api.objects.has('patrick'), false);
 });
 
+test('a welcomed member the API server deleted past the finalizer (added while the delete was under way) is seen off', async () => {
+  for (const refused of [undefined, 403]) {
+    const h = harness();
+    welcomedPatrick(h);
+    h.seen('patrick');
+    h.api.add('ann', 'red', { finalizers: [FINALIZER] });
+    h.seen('ann');
+    h.reconciler.start(acting(h));
+    await h.settle();
+    assert.deepEqual(h.announced, ['Welcomed ann red']);
+    // kubernetes#77988: the delete read them before their finalizer, and removed them with it (no deletionTimestamp).
+    h.api.refuseEvents = refused;
+    for (const name of ['patrick', 'ann']) {
+      h.api.objects.delete(name);
+      h.deleted(name);
+    }
+    await h.settle();
+    assert.deepEqual(h.announced, ['Welcomed ann red', 'Farewell patrick blue', 'Farewell ann red'], String(refused));
+  }
+});
+
+test('a deletion a relist finds, whose last cached state holds the finalizer, is no goodbye: the member may have been seen off meanwhile', async () => {
+  const h = harness();
+  welcomedPatrick(h);
+  h.seen('patrick');
+  h.reconciler.start(acting(h));
+  await h.settle();
+  h.api.objects.delete('patrick');
+  for (const event of h.store.reconcile([], T0)) h.reconciler.observe(event);
+  await h.settle();
+  assert.deepEqual(h.announced, []);
+});
+
 test('a member deleted before anyone welcomed it is let go silently', async () => {
   const h = harness();
   h.api.add('patrick', 'blue', { finalizers: [FINALIZER], deletionTimestamp: T0 });
