@@ -8,7 +8,8 @@
  * - the status: a welcome is the first version with `status.announcedAt`, announcing `status.announcedTeam`; a
  *   move a later version whose `status.announcedTeam` differs from the version before (from that team to this);
  *   a goodbye (finalizer on) the version without the operator's finalizer, or the deletion, after a version being
- *   deleted, welcomed and held by it;
+ *   deleted, welcomed and held by it, or a deletion that passed the finalizer (a welcomed version held by it, not
+ *   being deleted, then gone);
  * - the Events, by involvedObject.uid and reason, each counted `count` or `series.count` times, whatever their
  *   names; the teams of a move read from the message, in the seed's words.
  * An announcement is in the record when either holds it (the same one in both counts once). With --no-finalizer
@@ -221,6 +222,11 @@ function commitsOf(changes: readonly StoredChange[], finalizer: boolean): Commit
   return commits;
 }
 
+/** Held by the finalizer, never marked deleted, then gone: kube-apiserver let a delete that read it before the finalizer remove it (kubernetes#77988). */
+function passedFinalizer(before: StoredState, change: StoredChange): boolean {
+  return change.kind === 'delete' && !before.deleting && before.finalizers.includes(FINALIZER);
+}
+
 function statusCommit(before: StoredState | undefined, now: StoredState): Pick<Commit, 'kind' | 'team' | 'previousTeam'> | undefined {
   if (now.announcedAt === null) return undefined;
   if (before === undefined || before.announcedAt === null) return { kind: 'Welcomed', team: now.announcedTeam, previousTeam: null };
@@ -228,9 +234,13 @@ function statusCommit(before: StoredState | undefined, now: StoredState): Pick<C
   return { kind: 'Moved', team: now.announcedTeam, previousTeam: before.announcedTeam };
 }
 
-/** The goodbye of a welcomed member: its finalizer released while it is deleted, or (without it) the deletion. */
+/**
+ * The goodbye of a welcomed member: its finalizer released while it is deleted, or (without it, or past it) the
+ * deletion, which allows one goodbye and requires none here (checkDeletion says when one is owed).
+ */
 function goodbyeCommit(before: StoredState, change: StoredChange, finalizer: boolean): Pick<Commit, 'kind' | 'optional'> | undefined {
   if (!finalizer) return change.kind === 'delete' ? { kind: 'Farewell', optional: true } : undefined;
+  if (passedFinalizer(before, change)) return { kind: 'Farewell', optional: true };
   const released = change.kind === 'delete' || !change.stored.finalizers.includes(FINALIZER);
   if (before.deleting && before.finalizers.includes(FINALIZER) && released) return { kind: 'Farewell', optional: false };
   return undefined;
@@ -346,14 +356,22 @@ function teamsIn(kind: AnnouncementKind, message: string, name: string): { team:
 
 // --- excuses: a process died or stopped leading around a commit ---
 
-/** Date.now() moments at which a process died or stopped leading, each with a window around it. */
-function excusesOf(logs: readonly ProcessLog[], windowMs: number): (seenAt: number) => boolean {
-  const moments: number[] = [];
-  for (const log of logs) {
-    if (log.killedAt !== undefined) moments.push(log.killedAt);
-    for (const line of log.lines) if (line.event === 'StoppedLeading') moments.push(Date.parse(line.time));
-  }
-  return (seenAt) => moments.some((m) => Math.abs(m - seenAt) <= windowMs);
+interface Excuses {
+  /** A process died or stopped leading around that moment: a line may be lost. */
+  lost(seenAt: number): boolean;
+  /** That, or a process relisted: a deletion may have gone unseen by the process acting then. */
+  unseen(seenAt: number): boolean;
+}
+
+/** Date.now() moments at which a process died, stopped leading or relisted, each with a window around it. */
+function excusesOf(logs: readonly ProcessLog[], windowMs: number): Excuses {
+  const moments = (events: readonly string[]): number[] =>
+    logs.flatMap((log) => [
+      ...(log.killedAt === undefined ? [] : [log.killedAt]),
+      ...log.lines.filter((line) => events.includes(line.event)).map((line) => Date.parse(line.time)),
+    ]);
+  const near = (list: readonly number[]) => (seenAt: number) => list.some((m) => Math.abs(m - seenAt) <= windowMs);
+  return { lost: near(moments(['StoppedLeading'])), unseen: near(moments(['StoppedLeading', 'Relisting'])) };
 }
 
 // --- one incarnation ---
@@ -375,15 +393,15 @@ interface Found {
   repeated: number;
 }
 
-function checkIncarnation(c: Case, excused: (at: number) => boolean, options: OperatorCheckOptions): Found {
+function checkIncarnation(c: Case, excuses: Excuses, options: OperatorCheckOptions): Found {
   const found: Found = { problems: [], untold: 0, excused: 0, eventless: 0, repeated: 0 };
   found.problems.push(...c.told.unreadable.map((u) => `an Event whose message is not the seed's words: ${u}`));
   checkOnce(c, found);
   checkLines(c, found);
   checkChain(c, found);
   checkStatusTeams(c, found);
-  checkTold(c, excused, options, found);
-  checkEnd(c, options, found);
+  checkTold(c, excuses.lost, options, found);
+  checkEnd(c, excuses.unseen, options, found);
   return found;
 }
 
@@ -523,22 +541,38 @@ function checkTold(c: Case, excused: (at: number) => boolean, options: OperatorC
 }
 
 /** Deleted after the welcome: seen off (finalizer on); nothing Terminating; alive when the churn settled: as wanted. */
-function checkEnd(c: Case, options: OperatorCheckOptions, found: Found): void {
-  checkDeletion(c, options.finalizer, found);
+function checkEnd(c: Case, unseen: (at: number) => boolean, options: OperatorCheckOptions, found: Found): void {
+  checkDeletion(c, unseen, options.finalizer, found);
   const settled = c.member.changes.filter((change) => change.revision <= options.settledAt).at(-1);
   if (settled === undefined || settled.kind === 'delete' || settled.stored.deleting) return;
   const problem = settledProblem(settled, options.finalizer);
   if (problem !== undefined) found.problems.push(`when the churn settled at ${options.settledAt}: ${problem}`);
 }
 
-function checkDeletion(c: Case, finalizer: boolean, found: Found): void {
+function checkDeletion(c: Case, unseen: (at: number) => boolean, finalizer: boolean, found: Found): void {
   const last = c.member.changes.at(-1);
   if (last?.kind === 'put' && last.stored.deleting) {
     found.problems.push(`left Terminating (finalizers ${last.stored.finalizers.join(', ') || 'none'})`);
   }
-  const has = (kind: AnnouncementKind): boolean => [...c.record.values()].some((e) => e.kind === kind && recorded(e) > 0);
+  const welcomed = [...c.record.values()].some((e) => e.kind === 'Welcomed' && recorded(e) > 0);
   const deleted = c.member.changes.some((change) => change.stored.deleting || change.kind === 'delete');
-  if (finalizer && has('Welcomed') && deleted && !has('Farewell')) found.problems.push('deleted after its welcome without a goodbye');
+  if (finalizer && welcomed && deleted) checkSeenOff(c, unseen, found);
+}
+
+/**
+ * A member deleted after its welcome is seen off; one deleted past the finalizer by a line or an Event, unless a
+ * process died, stopped leading or relisted around its deletion.
+ */
+function checkSeenOff(c: Case, unseen: (at: number) => boolean, found: Found): void {
+  const farewells = [...c.record.values()].filter((e) => e.kind === 'Farewell');
+  const [before, last] = c.member.changes.slice(-2);
+  if (before === undefined || last === undefined || !passedFinalizer(before.stored, last)) {
+    if (!farewells.some((e) => recorded(e) > 0)) found.problems.push('deleted after its welcome without a goodbye');
+  } else if (!farewells.some((e) => e.lines + e.events > 0) && !unseen(last.seenAt)) {
+    found.problems.push(
+      'deleted past the finalizer after its welcome without a goodbye (no process died, stopped leading or relisted then)',
+    );
+  }
 }
 
 function settledProblem(change: StoredChange, finalizer: boolean): string | undefined {

@@ -71,6 +71,11 @@ class Story {
     return this.write(uid, (s) => ({ ...s, deleting: true }));
   }
 
+  /** A delete that read the member before its finalizer was added removes it at once (kubernetes#77988). */
+  removePast(uid: string): this {
+    return this.gone(uid);
+  }
+
   /** The operator removes its finalizer (a goodbye, or a release): a member being deleted is then gone. */
   release(uid: string): this {
     const was = this.get(uid);
@@ -360,6 +365,35 @@ test('deleted after its welcome without a goodbye, or left Terminating, is caugh
   const found = checkOperator(stuck.changes, one([said('Welcomed', 'jo', 'u-jo', 'blue')]), [], options(stuck, { settledAt: 100 }));
   assert.match(found.problems.join('\n'), /jo .*: left Terminating \(finalizers helloworld.apimeister.com\/farewell\)/);
   assert.match(found.problems.join('\n'), /jo .*: deleted after its welcome without a goodbye/);
+});
+
+test('a welcomed member deleted past the finalizer is owed a goodbye, unless a process died, stopped leading or relisted then', () => {
+  const story = new Story().create('io', 'u-io', 'blue').hold('u-io').announce('u-io').removePast('u-io');
+  const welcome = said('Welcomed', 'io', 'u-io', 'blue', { revision: 103 });
+  const events = [kubeEvent('Welcomed', 'io', 'u-io', 'welcome io to the team blue')];
+  const check = (lines: LogLine[], more: KubeEvent[] = [], over: Partial<OperatorCheckOptions> = {}): string[] =>
+    checkOperator(story.changes, one(lines), [...events, ...more], options(story, { settledAt: 100, ...over })).problems;
+  assert.match(check([welcome]).join('\n'), /io .*: deleted past the finalizer after its welcome without a goodbye/);
+  for (const event of ['StoppedLeading', 'Relisting']) assert.deepEqual(check([welcome, notice(event, 106)]), [], event);
+  const bye = said('Farewell', 'io', 'u-io', 'blue', { revision: 104 });
+  assert.deepEqual(check([welcome, bye], [kubeEvent('Farewell', 'io', 'u-io', 'sad to see you go io')]), []);
+  // Its Event refused (the namespace being deleted): the line alone; the Event alone needs its line.
+  assert.deepEqual(check([welcome, bye], [], { eventsRefusedFrom: new Map([[NS, at(104)]]) }), []);
+  assert.match(
+    check([welcome], [kubeEvent('Farewell', 'io', 'u-io', 'sad to see you go io')]).join('\n'),
+    /io .*: Farewell recorded at .* but never logged/,
+  );
+  // The ordinary deletion (marked, then released) still needs its goodbye in the record.
+  const marked = new Story().create('jo', 'u-jo', 'blue').hold('u-jo').announce('u-jo').remove('u-jo').release('u-jo');
+  assert.deepEqual(
+    checkOperator(
+      marked.changes,
+      one([said('Welcomed', 'jo', 'u-jo', 'blue'), said('Farewell', 'jo', 'u-jo', 'blue')]),
+      [],
+      options(marked, { settledAt: 100 }),
+    ).problems,
+    [],
+  );
 });
 
 test('a re-created name is two members: one welcome each; the old uid welcomed again is caught', () => {
