@@ -59,6 +59,12 @@ class Story {
     return this.write(uid, (s) => ({ ...s, announcedTeam, announcedAt: iso(this.revision + 1), observedGeneration: s.generation }));
   }
 
+  /** Each team in turn, each announced by the operator's status write. */
+  moves(uid: string, ...teams: string[]): this {
+    for (const team of teams) this.team(uid, team).announce(uid);
+    return this;
+  }
+
   team(uid: string, team: string | null): this {
     const was = this.get(uid);
     return this.put(uid, { ...was, team, stored: { ...was.stored, generation: was.stored.generation + 1 } });
@@ -128,6 +134,13 @@ function said(
   opts: { previousTeam?: string | null; revision?: number } = {},
 ): LogLine {
   return { time: iso(opts.revision ?? 0), level: 'info', event, namespace: NS, name, uid, team, previousTeam: opts.previousTeam ?? null };
+}
+
+/** The lines of a welcome to the first team and a move to each next one. */
+function chain(name: string, uid: string, teams: readonly string[]): LogLine[] {
+  return teams.map((team, i) =>
+    i === 0 ? said('Welcomed', name, uid, team) : said('Moved', name, uid, team, { previousTeam: teams[i - 1] ?? null }),
+  );
 }
 
 function notice(event: string, revision: number): LogLine {
@@ -302,22 +315,8 @@ test('a move that does not continue the last announced team, or one move told tw
 });
 
 test('the same move twice in the truth may be told twice: blue, red, blue, red', () => {
-  const story = new Story()
-    .create('di', 'u-di', 'blue')
-    .hold('u-di')
-    .announce('u-di')
-    .team('u-di', 'red')
-    .announce('u-di')
-    .team('u-di', 'blue')
-    .announce('u-di')
-    .team('u-di', 'red')
-    .announce('u-di');
-  const lines = [
-    said('Welcomed', 'di', 'u-di', 'blue'),
-    said('Moved', 'di', 'u-di', 'red', { previousTeam: 'blue' }),
-    said('Moved', 'di', 'u-di', 'blue', { previousTeam: 'red' }),
-    said('Moved', 'di', 'u-di', 'red', { previousTeam: 'blue' }),
-  ];
+  const story = new Story().create('di', 'u-di', 'blue').hold('u-di').announce('u-di').moves('u-di', 'red', 'blue', 'red');
+  const lines = chain('di', 'u-di', ['blue', 'red', 'blue', 'red']);
   const events = [
     kubeEvent('Welcomed', 'di', 'u-di', 'welcome di to the team blue'),
     kubeEvent('Moved', 'di', 'u-di', 'di moved from team blue to team red', 2),
@@ -464,18 +463,8 @@ test('an announcement only its Event records (the status write never came) is ma
 });
 
 test('moves the Events hold beyond the status are fine when they continue it; a move that does not is caught', () => {
-  const story = new Story()
-    .create('mo', 'u-mo', 'blue')
-    .announce('u-mo')
-    .team('u-mo', 'red')
-    .announce('u-mo')
-    .team('u-mo', 'green')
-    .remove('u-mo');
-  const lines = [
-    said('Welcomed', 'mo', 'u-mo', 'blue'),
-    said('Moved', 'mo', 'u-mo', 'red', { previousTeam: 'blue' }),
-    said('Moved', 'mo', 'u-mo', 'green', { previousTeam: 'red' }),
-  ];
+  const story = new Story().create('mo', 'u-mo', 'blue').announce('u-mo').moves('u-mo', 'red').team('u-mo', 'green').remove('u-mo');
+  const lines = chain('mo', 'u-mo', ['blue', 'red', 'green']);
   const events = [
     kubeEvent('Welcomed', 'mo', 'u-mo', 'welcome mo to the team blue'),
     kubeEvent('Moved', 'mo', 'u-mo', 'mo moved from team blue to team red'),
