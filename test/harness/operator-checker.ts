@@ -15,17 +15,26 @@
  * An announcement is in the record when either holds it (the same one in both counts once). With --no-finalizer
  * the deletion of a welcomed member allows one goodbye and requires none, unless an Event records it.
  *
- * Checked, against the record and every replica's JSON log (announcement lines carry the member's uid):
- * - per uid at most one Welcomed and one Farewell, in the logs summed over replicas, in the Events, in the record;
- * - the moves of the record are one chain through the teams the member had, in its order, from its welcome: never
- *   two for one change, never one that does not continue the last announced team; a status announces no team
- *   the member did not have by then;
- * - no line says what the record does not hold, nor more often;
- * - everything recorded is logged, except where a replica died or stopped leading (lost its answer and its Lease)
- *   around it, and then its Event exists, unless the namespace refused Events by then (being deleted);
- * - every member alive when the churn settled is welcomed, its status agrees with its spec (team, generation) and
- *   it carries the finalizer exactly when the operator runs with it; with the finalizer, every member deleted
- *   after its welcome was seen off, and nothing stays Terminating.
+ * Checked, against the record and every replica's JSON log (announcement lines carry the member's uid): the
+ * promises of docs/operator.md ("What holds", "What is announced"), in its words, each followed by how.
+ * - "at most one Welcomed, at most one Farewell, and at most one Moved per team change observed — never two for one
+ *   change, never a move that does not continue the last announced team — as Events and as log lines": per uid at
+ *   most one Welcomed and one Farewell, in the logs summed over replicas, in the Events, in the record; no line
+ *   says what the record does not hold, nor more often; "The moves of a member always form one chain, in the order
+ *   its teams were set": the moves of the record are one chain through the teams the member had, in its order,
+ *   from its welcome; a status announces no team the member did not have by then;
+ * - "every member alive at the end is welcomed and its status agrees with its spec (`status.announcedTeam` is
+ *   `spec.memberOf`, `status.observedGeneration` is its generation, and it holds the finalizer exactly when the
+ *   operator runs with it)": every member alive when the churn settled;
+ * - "with the finalizer, every member deleted after its welcome is seen off (one that kube-apiserver deletes past
+ *   the finalizer: unless the process acting at its deletion dies, stops leading or relists first, see Limits),
+ *   and nothing stays Terminating": the record holds its goodbye; one deleted past the finalizer has a line or an
+ *   Event, unless a process died, stopped leading or relisted around its deletion; no member's last version is
+ *   being deleted;
+ * - "a log line can be lost only where a process dies, or loses its answer and its Lease, between the commit and
+ *   the line, and the Event then still exists wherever the cluster accepts Events; there is no other loss":
+ *   everything recorded is logged, except where a replica died or stopped leading around it, and then its Event
+ *   exists, unless the namespace refused Events by then (being deleted).
  */
 import type { StoredChange, StoredState } from './etcd-history.js';
 
