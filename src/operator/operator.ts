@@ -76,6 +76,9 @@ class Operator {
   private readonly whenReady = this.whenSynced.then(() => requireStatusSubresource(this.kube));
   private stopping = false;
   private readonly outage = new Outage();
+  /** Whether the watch streams now; while it does not, the cache may miss what the last leader did. */
+  private watchLive = false;
+  private readonly liveWaiters = new Set<() => void>();
   /** Why every write since the last accepted one was refused (401, 403); undefined while writes go through. */
   private refused: string | undefined;
   /** performance.now() of the last WritesRefused line. */
@@ -202,16 +205,19 @@ class Operator {
       case 'live':
         return this.live(status.first);
       case 'reconnecting':
+        this.watchLive = false;
         this.outage.note(status.kind);
         this.metrics.reconnected();
         return this.log.warn(`reconnecting in ${seconds(status.delayMs)} (attempt ${status.attempt}): ${describeFailure(status.cause)}`, {
           event: 'Reconnecting',
         });
       case 'relisting':
+        this.watchLive = false;
         this.outage.note(status.kind);
         this.metrics.relisted();
         return this.log.warn(RELISTING, { event: 'Relisting' });
       case 'waiting-for-crd':
+        this.watchLive = false;
         this.outage.note(status.kind);
         return this.log.warn(WAITING_FOR_CRD, { event: 'WaitingForCRD' });
       case 'skipped':
@@ -223,6 +229,9 @@ class Operator {
 
   /** Live again after an outage is news; a watch the server ended on time and that resumed at once is not. */
   private live(first: boolean): void {
+    this.watchLive = true;
+    for (const resolve of this.liveWaiters) resolve();
+    this.liveWaiters.clear();
     const where = this.options.namespace === undefined ? 'in every namespace' : `in namespace ${this.options.namespace}`;
     const recovered = this.outage.ended(where);
     if (!first) {
@@ -244,18 +253,27 @@ class Operator {
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   }
 
+  private whenLive(): Promise<void> {
+    if (this.watchLive) return Promise.resolve();
+    return new Promise((resolve) => this.liveWaiters.add(resolve));
+  }
+
   private leaderHooks(election: LeaderElectionConfig): LeaderHooks {
     const lease = `${election.namespace}/${election.name}`;
     return {
       startedLeading: (signal) => {
         this.metrics.leader(true);
         this.log.info('leading', { event: 'Leading', lease, identity: election.identity });
-        void this.whenReady.then(
-          () => {
-            if (!signal.aborted) this.reconciler.start({ signal, mayAct: () => this.elector?.mayAct() === true });
-          },
-          () => undefined,
-        );
+        // A term acts on the cache: one whose watch is down may not show what the last leader did (a member it let
+        // go unwelcomed would be welcomed after it is gone), so the term waits until the watch streams again.
+        void this.whenReady
+          .then(() => this.whenLive())
+          .then(
+            () => {
+              if (!signal.aborted) this.reconciler.start({ signal, mayAct: () => this.elector?.mayAct() === true });
+            },
+            () => undefined,
+          );
       },
       stoppedLeading: (reason) => {
         this.metrics.leader(false);

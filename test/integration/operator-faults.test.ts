@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, type V1LeaseSpec, V1MicroTime } from '@kubernetes/client-node';
 import { startHttpFaultProxy } from '../harness/http-fault-proxy.js';
 import {
   announced,
   FAST_ELECTION,
   FINALIZER,
+  freePort,
+  httpGet,
   kubeEvents,
   killAll,
   type LogEntry,
   type Operator,
   memberStatus,
+  parsePrometheus,
   startOperator,
   stopOperator,
 } from './operator-support.js';
@@ -176,6 +179,75 @@ test('finding 3: a leader partitioned right after its welcome reached the server
     for (const op of ops) await stopOperator(op);
   } finally {
     await killAll(ops);
+    await proxy.close();
+  }
+});
+
+/** Holds the Lease as `stranger` (renewed every 0.5 s) until the returned function is called. */
+async function strangerHolds(namespace: string): Promise<() => Promise<void>> {
+  const leases = env.cluster.kc.makeApiClient(CoordinationV1Api);
+  const name = 'member-watch';
+  const spec = (): V1LeaseSpec => ({
+    holderIdentity: 'stranger',
+    leaseDurationSeconds: 4,
+    acquireTime: new V1MicroTime(),
+    renewTime: new V1MicroTime(),
+  });
+  await leases.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
+  let holding = true;
+  const renewing = (async (): Promise<void> => {
+    while (holding) {
+      await new Promise((r) => setTimeout(r, 500));
+      const current = await leases.readNamespacedLease({ namespace, name });
+      await leases.replaceNamespacedLease({ namespace, name, body: { ...current, spec: spec() } });
+    }
+  })();
+  return async () => {
+    holding = false;
+    await renewing;
+  };
+}
+
+test('a standby that takes over while its watch is down acts once it streams again: a member let go meanwhile is not welcomed after it is gone', async () => {
+  const ns = await env.cluster.createNamespace('of-stale');
+  const letGo = await strangerHolds(ns);
+  const proxy = await startHttpFaultProxy(env.cp);
+  const port = await freePort();
+  const args = ['--watch-namespace', ns, '--leader-elect', '--leader-election-namespace', ns, ...FAST_ELECTION];
+  const op = startOperator(env, [...args, '--metrics-bind-address', `127.0.0.1:${port}`], { kubeconfig: proxy.kubeconfig });
+  const members = async (): Promise<number | undefined> =>
+    parsePrometheus((await httpGet(`http://127.0.0.1:${port}/metrics`)).body).get(`member_watch_members{namespace="${ns}"}`);
+  try {
+    await op.waitFor((e) => e.event === 'LeaderChanged' && e.leader === 'stranger');
+    // Held by the finalizer as the last leader left it, not welcomed: the standby's cache shows it so.
+    await env.createMember(ns, 'ghost', 'blue');
+    await env.cluster.custom.patchNamespacedCustomObject({
+      ...{ group: GROUP, version: 'v1', plural: 'members', namespace: ns, name: 'ghost' },
+      body: [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }],
+    });
+    await waitFor('the standby to see ghost held', async () => ((await members()) === 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1_000));
+    // Its watch goes down and stays down (the Lease still gets through); meanwhile ghost is deleted and let go.
+    proxy.resetNext(Number.MAX_SAFE_INTEGER, (_method, path) => path.includes('/members'));
+    proxy.inject(undefined);
+    await op.waitFor((e) => e.event === 'Reconnecting');
+    await env.deleteMember(ns, 'ghost');
+    const released = await env.cli(['-n', ns, 'release-finalizers']);
+    assert.equal(released.code, 0, released.stderr);
+    assert.equal(await env.getMember(ns, 'ghost'), undefined);
+    await letGo();
+    await op.waitFor((e) => e.event === 'Leading', { timeoutMs: 15_000 });
+    // Leading with a watch that is down: time enough to act on what the cache shows, had it not waited.
+    await new Promise((r) => setTimeout(r, 3_000));
+    proxy.resetNext(0, () => false);
+    await env.createMember(ns, 'alive', 'red');
+    await op.waitFor(announced('Welcomed', 'alive'), { timeoutMs: 60_000 });
+    assert.deepEqual(op.announcements(ns), ['Welcomed alive red']);
+    assert.deepEqual(await eventsOf(ns, 'Welcomed'), ['alive']);
+    await stopOperator(op);
+  } finally {
+    await killAll([op]);
+    await letGo();
     await proxy.close();
   }
 });
