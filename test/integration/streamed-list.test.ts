@@ -42,9 +42,15 @@ async function stop(watch: RunningCli): Promise<{ told: string[]; requests: stri
   return { told: summary(watch.lines), requests: memberRequests(result.stderr), stderr: result.stderr };
 }
 
-/** What a JSON watch printed, as "TYPE name team source". */
+/**
+ * What a JSON watch printed, as "TYPE name team source"; the greetings of a list by name, since a list is a snapshot
+ * whose order is the server's (1.20's watch cache answers in no order at all).
+ */
 function summary(lines: readonly string[]): string[] {
-  return parseEvents(lines).map((e) => `${e.type} ${e.name} ${String(e.team)} ${e.source}`);
+  const told = parseEvents(lines).map((e) => `${e.type} ${e.name} ${String(e.team)} ${e.source}`);
+  const listed = told.findIndex((line) => !line.endsWith(' initial'));
+  const end = listed < 0 ? told.length : listed;
+  return [...told.slice(0, end).sort(), ...told.slice(end)];
 }
 
 /**
