@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { usageError } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
 import type { Kube } from '../kube/client.js';
 import { namespaceProblem } from '../kube/namespace.js';
 import { nameProblem } from '../members/validate.js';
@@ -7,7 +7,7 @@ import type { BindAddress } from '../operator/endpoints.js';
 import type { LeaderElectionConfig } from '../operator/leader.js';
 import type { OperatorOptions } from '../operator/operator.js';
 import type { LogFormat } from '../present/operator-log.js';
-import { followReader } from '../present/stdout-failure.js';
+import { claimStdoutFailure, describeStdoutFailure, readerLeft } from '../present/stdout-failure.js';
 import { runContext } from './context.js';
 import { parseDuration, parsePositiveInt, streamsLists } from './parse.js';
 
@@ -80,8 +80,9 @@ Examples:
   member-watch operator --leader-elect --leader-election-namespace member-watch
   member-watch operator --metrics-bind-address 127.0.0.1:9090 --health-probe-bind-address 0
 
-Exit codes: 0 stopped by SIGTERM or SIGINT, 2 invalid flags or an address already in use,
-3 the cluster refused the watch or the Lease (e.g. 403); a missing CRD is waited for.`,
+Exit codes: 0 stopped by SIGTERM or SIGINT, or its log's reader left, 2 invalid flags or an address already in
+use, 3 the cluster refused the watch or the Lease (e.g. 403), 4 the Member CRD has no status subresource
+(install-crd upgrades it), 6 its log could not be written (it stopped as on SIGTERM); a missing CRD is waited for.`,
     )
     .action(async (flags: OperatorFlags, cmd: Command) => {
       const ctx = runContext(cmd, { machine: flags.logFormat === 'json' });
@@ -89,18 +90,26 @@ Exit codes: 0 stopped by SIGTERM or SIGINT, 2 invalid flags or an address alread
       const modules = await loadOperator();
       const options = operatorOptions(flags, kube, ctx.namespaceFlag, modules);
       const log = new modules.OperatorLog(ctx.term, { format: flags.logFormat, qualified: options.namespace === undefined });
-      followReader();
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      // A log nobody can read any more ends the operator as SIGTERM does (its work finished, its Lease released):
+      // going on would announce what no line tells.
+      let logFailure: NodeJS.ErrnoException | undefined;
+      const releaseStdout = claimStdoutFailure((err) => {
+        logFailure = err;
+        stop.abort();
+      });
       try {
         await modules.runOperator(kube, log, options, stop.signal);
       } finally {
+        releaseStdout();
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         kube.close();
       }
+      if (logFailure !== undefined && !readerLeft(logFailure)) throw new CliError(ExitCode.Output, describeStdoutFailure(logFailure));
     });
 }
 

@@ -119,6 +119,31 @@ test('SIGTERM of the leader: it finishes, releases the Lease and exits 0; a stan
   }
 });
 
+test("the reader of the leader's log leaves: it stops as on SIGTERM, releases the Lease and exits 0", async (t) => {
+  const ns = await env.cluster.createNamespace('ha-reader');
+  await createMembers(env, ns, ['r1']);
+  const ops = [replica(ns), replica(ns)];
+  try {
+    await waitForAnnounced(ops, ns, ['Welcomed r1']);
+    const { op: first } = await waitForLeader(ops);
+    const standby = ops.find((op) => op !== first) as Operator;
+    await standby.waitFor((e) => e.event === 'LeaderChanged');
+    // No line is due: the leader notices the closed pipe itself, not at a write.
+    first.cli.child.stdout?.destroy();
+    const closedAt = Date.now();
+    const result = await first.cli.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, '');
+    const { at } = await waitForLeader([standby]);
+    // Released: a standby leads within a retry period, not after the lease (4 s) ran out.
+    assert.ok(at - closedAt <= FAST_RETRY_MS * 1.2 + SLACK_MS, `took over ${at - closedAt} ms after the reader left`);
+    t.diagnostic(`the reader left; a standby led ${at - closedAt} ms later`);
+    await stopOperator(standby);
+  } finally {
+    await killAll(ops);
+  }
+});
+
 test("the defaults' handover: about one retry period (2 s) after SIGTERM, at most a lease (15 s) + retry after SIGKILL", async (t) => {
   const ns = await env.cluster.createNamespace('ha-defaults');
   await env.createMember(ns, 'd1');
