@@ -192,7 +192,8 @@ export function checkOperator(
   const excuses = excusesOf(logs, options.answerWindowMs);
   for (const member of incarnations.values()) {
     const mine = told.get(member.uid) ?? { lines: [], events: [], unreadable: [] };
-    const commits = commitsOf(member.changes, options.finalizer);
+    const welcomedByEvent = mine.events.some((e) => e.kind === 'Welcomed');
+    const commits = commitsOf(member.changes, options.finalizer, welcomedByEvent);
     const record = recordOf(commits, mine);
     const found = checkIncarnation({ member, commits, record, told: mine }, excuses, options);
     addFigures(figures, record, found);
@@ -214,15 +215,18 @@ function incarnationsOf(truth: readonly StoredChange[], options: OperatorCheckOp
   return byUid;
 }
 
-function commitsOf(changes: readonly StoredChange[], finalizer: boolean): Commit[] {
+function commitsOf(changes: readonly StoredChange[], finalizer: boolean, welcomedByEvent: boolean): Commit[] {
   const commits: Commit[] = [];
   let before: StoredState | undefined;
   for (const change of changes) {
     const commit = change.kind === 'put' ? statusCommit(before, change.stored) : undefined;
     if (commit !== undefined) commits.push({ ...commit, revision: change.revision, seenAt: change.seenAt, optional: false });
     // Only a member its status says welcomed is seen off by the release of its finalizer; one welcomed by its
-    // Event alone is released without a word, and its goodbye, if any, is in the Events.
-    const goodbye = before?.announcedAt != null ? goodbyeCommit(before, change, finalizer) : undefined;
+    // Event alone is released without a word, and its goodbye, if any, is in the Events. Without the finalizer the
+    // deletion allows a goodbye to a member welcomed by its status or its Welcomed Event ("Limits": --no-finalizer),
+    // whose Event the cluster may refuse: the line is then its only record.
+    const welcomed = before?.announcedAt != null || (!finalizer && welcomedByEvent);
+    const goodbye = before !== undefined && welcomed ? goodbyeCommit(before, change, finalizer) : undefined;
     if (goodbye !== undefined) {
       commits.push({ ...goodbye, revision: change.revision, seenAt: change.seenAt, previousTeam: null, team: null });
     }

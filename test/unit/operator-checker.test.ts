@@ -462,6 +462,20 @@ test('an announcement only its Event records (the status write never came) is ma
   );
 });
 
+test('without the finalizer, a member welcomed by its Event alone may be seen off by a line alone (its Event refused)', () => {
+  // mo is gone before the status write of its welcome; the deletion's goodbye is told, its Event refused.
+  const story = new Story().create('mo', 'u-mo', 'red').remove('u-mo');
+  const welcomeEvent = [{ ...kubeEvent('Welcomed', 'mo', 'u-mo', 'welcome mo to the team red'), firstTimestamp: iso(103) }];
+  const lines = [said('Welcomed', 'mo', 'u-mo', 'red'), said('Farewell', 'mo', 'u-mo', 'red')];
+  const noFinalizer = options(story, { finalizer: false, settledAt: 100 });
+  assert.deepEqual(checkOperator(story.changes, one(lines), welcomeEvent, noFinalizer).problems, []);
+  // Never welcomed, by status or Event: a goodbye is a line the record does not hold.
+  assert.match(
+    checkOperator(story.changes, one(lines.slice(1)), [], noFinalizer).problems.join('\n'),
+    /mo .*: Farewell logged 1 times, recorded 0/,
+  );
+});
+
 test('moves the Events hold beyond the status are fine when they continue it; a move that does not is caught', () => {
   const story = new Story().create('mo', 'u-mo', 'blue').announce('u-mo').moves('u-mo', 'red').team('u-mo', 'green').remove('u-mo');
   const lines = chain('mo', 'u-mo', ['blue', 'red', 'green']);
