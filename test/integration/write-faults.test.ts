@@ -82,22 +82,27 @@ test('a delete forbidden for one member: each delete reported, none started afte
     { apiGroups: [GROUP], resources: ['members'], verbs: ['list', 'get'] },
     { apiGroups: [GROUP], resources: ['members'], verbs: ['delete'], resourceNames: all.filter((n) => n !== 'm-150') },
   ]);
-  const r = await env.cli(['-n', ns, 'delete-member', ...all], { kubeconfig: env.cp.kubeconfigFor({ context: 'nobody' }) });
+  const r = await env.cli(['--debug', '-n', ns, 'delete-member', ...all], { kubeconfig: env.cp.kubeconfigFor({ context: 'nobody' }) });
   assert.equal(r.code, 3, r.stderr);
   const deleted = reported(r.stdout, 'deleted');
   const left = [...(await membersIn(env, ns)).keys()];
   // What the lines say is what happened: every member is either reported deleted or still there.
   assert.deepEqual([...deleted, ...left].sort(), all);
-  // Deletes start in the order given, 16 at a time: all before m-150 had started, and none after m-150's failure
-  // except the 15 that may have been in flight with it.
+  // Deletes start in the order given, 16 at a time: all before m-150 had started. None starts once m-150's failure
+  // has arrived: the debug log lists the answers as they came, and each answer before the failure's lets one more
+  // start, so no more than those and the first 16 were ever sent.
   for (const name of all.slice(0, 150)) assert.ok(deleted.includes(name), `${name} was started before the failure`);
-  assert.ok(deleted.length <= 150 + 15, `${deleted.length} deleted: deletes started after the failure`);
+  const answers = lines(r.stderr).flatMap((l) => /^debug: DELETE \S+\/members\/(m-\d+) /.exec(l)?.[1] ?? []);
+  const beforeFailure = answers.indexOf('m-150');
+  assert.ok(beforeFailure >= 0, r.stderr);
+  assert.ok(answers.length <= beforeFailure + 16, `${answers.length} deletes sent, ${beforeFailure} answered before the failure`);
+  assert.equal(answers.length, deleted.length + 1, 'each delete sent is reported');
   assert.ok(left.includes('m-150'));
   t.diagnostic(`deleted and reported ${deleted.length} of 200, left ${left.length}`);
   assert.match(r.stderr, /^error: member m-150: forbidden: user nobody may not delete members.helloworld.apimeister.com in namespace /m);
   assert.match(r.stderr, new RegExp(`^error: stopped after a failure; deleted ${deleted.length} of 200 members; not deleted: m-150`, 'm'));
-  // Nothing else on stderr: no stack, no runtime warning.
-  for (const line of lines(r.stderr)) assert.match(line, /^(error|hint): /);
+  // Nothing else on stderr, no runtime warning: the debug log, and the stack that --debug asks for.
+  for (const line of lines(r.stderr)) assert.match(line, /^(error|hint|debug): |^CliError: |^ {4}at /);
 });
 
 test('the API server stopped in the middle of delete --all: what was reported deleted is gone, the rest is counted', async (t) => {
